@@ -1,0 +1,195 @@
+"""Argument parsing and dispatch for the ``pyqmp`` command line (DESIGN.md, "Command line").
+
+This module only parses arguments and hands off to the module that implements the chosen command,
+importing it at that moment. It must stay cheap to import — argparse and nothing heavy — because
+the start-up time of ``pyqmp schema check`` is benchmarked against QEMU's schema front end.
+Commands whose parts do not exist yet are listed so that ``--help`` shows the whole contract; they
+report that they are not built and exit 2.
+"""
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from pyqmp import __version__
+
+Handler = Callable[[argparse.Namespace], int]
+
+# Exit status of a command that exists in the contract but not yet in the code; the same status
+# argparse uses for a usage error, since from the caller's side the command line was not accepted.
+EXIT_NOT_BUILT = 2
+
+
+def _not_built(command: str) -> Handler:
+    def handler(_args: argparse.Namespace) -> int:
+        print(f"pyqmp: '{command}' is not built yet", file=sys.stderr)
+        return EXIT_NOT_BUILT
+
+    return handler
+
+
+def _schema_check(args: argparse.Namespace) -> int:
+    from pyqmp.cli.schema_commands import run_check
+
+    return run_check(args.file)
+
+
+def _schema_introspect(args: argparse.Namespace) -> int:
+    from pyqmp.cli.schema_commands import run_introspect
+
+    return run_introspect(args.file, list(args.define), bool(args.unmask))
+
+
+def _add_not_built(
+    subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]",
+    name: str,
+    full_name: str,
+    usage: str,
+    summary: str,
+) -> None:
+    # Not-built commands accept any arguments (they are collected as unknown) so that every
+    # invocation from the contract gets the same clear message rather than a usage error.
+    parser = subparsers.add_parser(
+        name,
+        usage=f"pyqmp {full_name} {usage}",
+        help=f"{summary} (not built yet)",
+        description=f"{summary}. Not built yet.",
+        formatter_class=_HelpFormatter,
+    )
+    parser.set_defaults(handler=_not_built(full_name), accepts_any_arguments=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser for the whole ``pyqmp`` command line."""
+    parser = argparse.ArgumentParser(
+        prog="pyqmp",
+        description="QMP and the QAPI schema language, schema-first.",
+        formatter_class=_HelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"pyqmp {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    _add_not_built(
+        commands,
+        "machine",
+        "machine",
+        "[-S] [-m SIZE] [--name N] [--uuid U] [--balloon id=ID] "
+        "[--qmp unix:PATH|tcp:HOST:PORT]... [--guest-fault hang|crash|garbage|flood|lie|slow] "
+        "[--compat POLICY]",
+        "run the reference machine with QMP monitors",
+    )
+    _add_not_built(commands, "shell", "shell", "ADDRESS", "interactive human monitor")
+    _add_not_built(
+        commands, "client", "client", "ADDRESS COMMAND [JSON-ARGS]", "run one QMP command"
+    )
+    _add_not_built(commands, "guest", "guest", "...", "the guest process the machine starts")
+
+    schema_parser = commands.add_parser(
+        "schema",
+        help="check, introspect, generate from, document and compare QAPI schemas",
+        description="Work with QAPI schema files.",
+        formatter_class=_HelpFormatter,
+    )
+    schema_commands = schema_parser.add_subparsers(
+        dest="schema_command", metavar="SUBCOMMAND", required=True
+    )
+
+    check = schema_commands.add_parser(
+        "check",
+        help="check a schema; exit 1 with FILE:LINE: message on the first error",
+        description="Read and check a QAPI schema. On the first error print FILE:LINE: message "
+        "and exit 1.",
+        formatter_class=_HelpFormatter,
+    )
+    check.add_argument("file", metavar="FILE", help="the schema's top-level file")
+    check.set_defaults(handler=_schema_check)
+
+    introspect = schema_commands.add_parser(
+        "introspect",
+        help="print query-qmp-schema's answer for a schema, as JSON",
+        description="Print what query-qmp-schema would return for the schema, as a JSON array.",
+        formatter_class=_HelpFormatter,
+    )
+    introspect.add_argument("file", metavar="FILE", help="the schema's top-level file")
+    introspect.add_argument(
+        "--define",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="treat configuration symbol NAME as defined when evaluating 'if' conditions "
+        "(repeatable)",
+    )
+    introspect.add_argument(
+        "--unmask",
+        action="store_true",
+        help="use the schema's real type names instead of the masked numeric ones",
+    )
+    introspect.set_defaults(handler=_schema_introspect)
+
+    _add_not_built(
+        schema_commands, "gen", "schema gen", "python FILE -o DIR", "generate Python modules"
+    )
+    _add_not_built(
+        schema_commands, "doc", "schema doc", "FILE -o OUT", "write reference documentation"
+    )
+    _add_not_built(
+        schema_commands,
+        "diff",
+        "schema diff",
+        "OLD NEW",
+        "compatibility verdict; exit 1 where clients would break",
+    )
+    return parser
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, minus its import of shutil for the terminal width.
+
+    argparse builds a formatter for every add_argument call, and the stock one imports shutil
+    (and with it zlib, bz2 and lzma) to size the terminal: measurable in a start-up that is
+    benchmarked. The width is found the same way with os alone: $COLUMNS, then the terminal.
+    """
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=_terminal_columns() - 2)
+
+
+def _terminal_columns() -> int:
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    stdout = sys.__stdout__
+    if columns <= 0 and stdout is not None:
+        try:
+            columns = os.get_terminal_size(stdout.fileno()).columns
+        except (OSError, ValueError):
+            columns = 0  # not a terminal, or stdout closed
+    return columns if columns > 0 else 80
+
+
+def _silence_stdout() -> None:
+    # The reader went away (e.g. `| head`); point stdout at /dev/null so that the interpreter's
+    # final flush cannot raise BrokenPipeError again and print a traceback.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``pyqmp`` command line and return its exit status."""
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and not getattr(args, "accepts_any_arguments", False):
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    handler: Handler = args.handler
+    try:
+        status = handler(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return status

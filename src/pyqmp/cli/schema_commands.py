@@ -1,0 +1,63 @@
+"""The ``pyqmp schema check`` and ``pyqmp schema introspect`` commands.
+
+They are thin: load a schema with :mod:`pyqmp.schema`, report its first error the way a compiler
+does, or print its introspection as JSON. The schema package and orjson are imported inside the
+functions so that importing this module, and therefore starting the command line, stays cheap.
+"""
+
+from __future__ import annotations
+
+import sys
+
+# typing itself costs milliseconds of start-up; only the type checker needs it here.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
+class _NotLoaded(Exception):
+    """The schema could not be loaded; the reason has already been printed."""
+
+
+def _load(path: str) -> Any:
+    """Return the loaded schema, or report why it could not be loaded and raise _NotLoaded."""
+    from pyqmp.schema import SchemaError, load_schema
+
+    try:
+        return load_schema(path)
+    except SchemaError as err:
+        print(str(err), file=sys.stderr)
+    except OSError as err:
+        reason = err.strerror or str(err)
+        print(f"pyqmp: can't read schema file '{path}': {reason}", file=sys.stderr)
+    raise _NotLoaded
+
+
+def run_check(path: str) -> int:
+    """Check the schema at ``path``; return 0 if it is valid, 1 after printing its first error."""
+    try:
+        _load(path)
+    except _NotLoaded:
+        return 1
+    return 0
+
+
+def run_introspect(path: str, defines: list[str], unmask: bool) -> int:
+    """Print ``query-qmp-schema``'s answer for the schema at ``path`` as one JSON array.
+
+    ``defines`` names the configuration symbols taken as defined when evaluating ``if``
+    conditions; ``unmask`` keeps the schema's own type names instead of masked ones.
+    """
+    try:
+        schema = _load(path)
+    except _NotLoaded:
+        return 1
+
+    import orjson
+
+    from pyqmp.schema.introspect import introspect_schema
+
+    entries = introspect_schema(schema, defines=frozenset(defines), unmask=unmask)
+    sys.stdout.buffer.write(orjson.dumps(entries) + b"\n")
+    sys.stdout.buffer.flush()
+    return 0
