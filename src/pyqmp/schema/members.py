@@ -1,0 +1,131 @@
+"""Members of definitions while a schema is being checked.
+
+Object members, union and alternate branches, enum values and features: each knows
+the definition it belongs to, so that a clash (two names with one C spelling, as QEMU
+decides) is reported the way QEMU reports it: "member 'a' collides with member 'A'",
+"parameter 'x' ...", "base member 'y' ...".
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import model
+from .errors import SchemaError, SourceInfo
+from .names import c_name
+
+if TYPE_CHECKING:
+    from .entities import Resolver, Type
+
+
+# -- members -----------------------------------------------------------------------------
+
+
+class Member:
+    """An object member, branch, enum value or feature while it is being checked."""
+
+    __slots__ = ("defined_in", "ifcond", "info", "name")
+    role = "member"
+
+    def __init__(self, name: str, info: SourceInfo | None, ifcond: model.Condition) -> None:
+        self.name = name
+        self.info = info
+        self.ifcond = ifcond
+        self.defined_in = ""
+
+    def check_clash(self, info: SourceInfo | None, seen: dict[str, Member]) -> None:
+        cname = c_name(self.name)
+        other = seen.get(cname)
+        if other is not None:
+            raise SchemaError(info, f"{self.describe(info)} collides with {other.describe(info)}")
+        seen[cname] = self
+
+    def describe(self, info: SourceInfo | None) -> str:
+        role = self.role
+        defined_in = self.defined_in
+        if defined_in.startswith("q_obj_"):
+            defined_in = defined_in[6:]
+            if defined_in.endswith("-arg"):
+                role = "parameter"
+            elif defined_in.endswith("-base"):
+                role = "base " + role
+        elif info is None or defined_in != info.defn_name:
+            return f"{role} '{self.name}' of type '{defined_in}'"
+        return f"{role} '{self.name}'"
+
+
+class FeatureMember(Member):
+    __slots__ = ()
+    role = "feature"
+
+    def freeze(self) -> model.Feature:
+        return model.Feature(self.name, self.ifcond)
+
+
+class EnumValue(Member):
+    __slots__ = ("features",)
+    role = "value"
+
+    def __init__(
+        self,
+        name: str,
+        info: SourceInfo | None,
+        ifcond: model.Condition,
+        features: list[FeatureMember],
+    ) -> None:
+        super().__init__(name, info, ifcond)
+        self.features = features
+        for feature in features:
+            feature.defined_in = name
+
+
+class ObjectMember(Member):
+    __slots__ = ("features", "optional", "type", "type_name")
+
+    def __init__(
+        self,
+        name: str,
+        info: SourceInfo | None,
+        type_name: str,
+        optional: bool,
+        ifcond: model.Condition = None,
+        features: list[FeatureMember] | None = None,
+    ) -> None:
+        super().__init__(name, info, ifcond)
+        self.type_name = type_name
+        self.type: Type | None = None
+        self.optional = optional
+        self.features = features or []
+        for feature in self.features:
+            feature.defined_in = name
+
+    def check(self, schema: Resolver) -> None:
+        self.type = schema.resolve_type(self.type_name, self.info, lambda: self.describe(self.info))
+        if self.features:
+            seen: dict[str, Member] = {}
+            for feature in self.features:
+                feature.check_clash(self.info, seen)
+
+    def freeze(self) -> model.ObjectMember:
+        features = self.features
+        return model.ObjectMember(
+            self.name,
+            self.type_name,
+            self.optional,
+            self.ifcond,
+            tuple([f.freeze() for f in features]) if features else (),
+            self.defined_in,
+        )
+
+
+class Branch(ObjectMember):
+    __slots__ = ()
+    role = "branch"
+
+    def __init__(
+        self, name: str, info: SourceInfo | None, type_name: str, ifcond: model.Condition
+    ) -> None:
+        super().__init__(name, info, type_name, False, ifcond)
+
+    def freeze_variant(self) -> model.Variant:
+        return model.Variant(self.name, self.type_name, self.ifcond)
