@@ -19,12 +19,15 @@ class _NotLoaded(Exception):
     """The schema could not be loaded; the reason has already been printed."""
 
 
-def _load(path: str) -> Any:
-    """Return the loaded schema, or report why it could not be loaded and raise _NotLoaded."""
-    from pyqmp.schema import SchemaError, load_schema
+def _load(path: str, keep_model: bool = True) -> Any:
+    """Return the loaded schema, or report why it could not be loaded and raise _NotLoaded.
+
+    Without ``keep_model`` the schema is only checked (and None returned).
+    """
+    from pyqmp.schema import SchemaError, check_schema, load_schema
 
     try:
-        return load_schema(path)
+        return load_schema(path) if keep_model else check_schema(path)
     except SchemaError as err:
         print(str(err), file=sys.stderr)
     except OSError as err:
@@ -36,7 +39,7 @@ def _load(path: str) -> Any:
 def run_check(path: str) -> int:
     """Check the schema at ``path``; return 0 if it is valid, 1 after printing its first error."""
     try:
-        _load(path)
+        _load(path, keep_model=False)
     except _NotLoaded:
         return 1
     return 0

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
 
-from . import model
 from .docs import DocBlock
 from .entities import (
     AlternateType,
@@ -33,6 +31,12 @@ from .entities import (
 from .errors import SchemaError, SourceInfo
 from .members import Branch, EnumValue, FeatureMember, ObjectMember
 from .reader import TopLevelExpr
+
+TYPE_CHECKING = False  # typing is not imported at run time
+if TYPE_CHECKING:
+    from typing import Any
+
+    from . import model
 
 BUILTIN_MODULE = "./builtin"
 BUILTIN_TYPES = (
@@ -266,6 +270,8 @@ class _Builder:
             self.modules[self.module_name(fname)].append(entity.name)
 
     def freeze(self, docs: list[DocBlock]) -> model.Schema:
+        from . import model
+
         types: dict[str, model.SchemaType] = {}
         commands: dict[str, model.Command] = {}
         events: dict[str, model.Event] = {}
@@ -289,10 +295,15 @@ class _Builder:
         )
 
 
-def build_schema(fname: str, exprs: list[TopLevelExpr], docs: list[DocBlock]) -> model.Schema:
-    """Define, resolve and check every entity; return the frozen model."""
+def check_definitions(fname: str, exprs: list[TopLevelExpr]) -> _Builder:
+    """Define, resolve and check every entity (all that ``schema check`` needs)."""
     builder = _Builder(fname)
     for expr, info, doc in exprs:
         builder.define_expr(expr, info, doc)
     builder.check()
-    return builder.freeze(docs)
+    return builder
+
+
+def build_schema(fname: str, exprs: list[TopLevelExpr], docs: list[DocBlock]) -> model.Schema:
+    """Define, resolve and check every entity; return the frozen model."""
+    return check_definitions(fname, exprs).freeze(docs)

@@ -10,7 +10,6 @@ The rules and error messages follow QEMU's doc comment grammar
 from __future__ import annotations
 
 import re
-from typing import Protocol
 
 from .errors import SchemaError, SourceInfo
 
@@ -22,13 +21,17 @@ _TAG_HEADER_RE = re.compile(r"\S*:\s*")
 _FREEFORM_SYMBOL_RE = re.compile(r"@\S+:")
 
 
-class DocPosition(Protocol):
-    """Whoever feeds lines to a doc block: it knows where the current line is."""
+TYPE_CHECKING = False  # typing is not imported at run time
+if TYPE_CHECKING:
+    from typing import Protocol
 
-    def parse_error(self, message: str) -> SchemaError: ...
+    class DocPosition(Protocol):
+        """Whoever feeds lines to a doc block: it knows where the current line is."""
 
-    def move_to(self, line: int) -> None:
-        """Make ``line`` the position of the next error (a no-op where it already is)."""
+        def parse_error(self, message: str) -> SchemaError: ...
+
+        def move_to(self, line: int) -> None:
+            """Make ``line`` the position of the next error (a no-op where it already is)."""
 
 
 class DocSection:
@@ -97,22 +100,24 @@ class DocBlock:
         mode = self._mode
         text = section.text
         indent = section.indent
+        # in member and feature sections, a line after a blank one may start a section
+        after_blank_matters = mode == _ARGS or mode == _FEATURES
         for index, comment in enumerate(comments):
             if not comment:
                 continue
-            line = comment[1:]
-            if line:
-                if line[0] != " ":
-                    raise self._error(
-                        "missing space after #", None if first_line is None else first_line + index
-                    )
-                line = line[1:]
+            second = comment[1:2]
+            if second == " ":
+                line = comment[2:]
+            elif not second:
+                line = ""
+            else:
+                raise self._error(
+                    "missing space after #", None if first_line is None else first_line + index
+                )
             if not line or (
                 line[0] not in _SPECIAL_START
                 and (
-                    (mode != _ARGS and mode != _FEATURES)
-                    or line[0].isspace()
-                    or not text.endswith("\n\n")
+                    not after_blank_matters or line[0].isspace() or not text.endswith("\n\n")
                 )
             ):
                 pass  # plain text: appended below
@@ -126,6 +131,7 @@ class DocBlock:
                 special = self._special_line(line)
                 section = self._section
                 mode = self._mode
+                after_blank_matters = mode == _ARGS or mode == _FEATURES
                 text = section.text
                 indent = section.indent
                 if special is None:

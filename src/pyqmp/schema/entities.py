@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, Protocol
 
-from . import model
 from .docs import DocBlock
 from .errors import SchemaError, SourceInfo
 from .members import Branch, EnumValue, FeatureMember, Member, ObjectMember
@@ -30,19 +28,25 @@ _JSON_TO_QTYPE = {
 }
 _NUMERIC_START_RE = re.compile(r"[-+0-9.]")
 
-Features = tuple[model.Feature, ...]
+# No typing at run time: `schema check` does not pay for importing it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Protocol
 
+    from . import model
 
-class Resolver(Protocol):
-    """What entities need of the schema being built: lookup by name."""
+    Features = tuple[model.Feature, ...]
 
-    entities: dict[str, Entity]
+    class Resolver(Protocol):
+        """What entities need of the schema being built: lookup by name."""
 
-    def resolve_type(
-        self, name: str, info: SourceInfo | None, what: str | Callable[[], str]
-    ) -> Type:
-        """The type called ``name``; else an error saying ``what`` uses an unknown type."""
-        ...
+        entities: dict[str, Entity]
+
+        def resolve_type(
+            self, name: str, info: SourceInfo | None, what: str | Callable[[], str]
+        ) -> Type:
+            """The type called ``name``; else an error saying ``what`` uses an unknown type."""
+            ...
 
 
 # -- entities ----------------------------------------------------------------------------
@@ -94,10 +98,12 @@ class Entity:
         return f"{self.meta} '{self.name}'"
 
     def freeze_features(self) -> Features:
+
         features = self.features
         return tuple([f.freeze() for f in features]) if features else ()
 
     def freeze(self) -> Any:
+
         raise NotImplementedError
 
 
@@ -131,6 +137,8 @@ class BuiltinType(Type):
         return self._json_type
 
     def freeze(self) -> model.BuiltinType:
+        from . import model
+
         return model.BuiltinType(self.name, self._json_type)
 
 
@@ -175,6 +183,8 @@ class EnumType(Type):
         return "string"
 
     def freeze(self) -> model.EnumType:
+        from . import model
+
         return model.EnumType(
             self.name,
             self.info,
@@ -220,6 +230,8 @@ class ArrayType(Type):
         return f"{self.meta} type ['{self.element_type_name}']"
 
     def freeze(self) -> model.ArrayType:
+        from . import model
+
         assert self.element_type is not None
         return model.ArrayType(
             self.name, self.info, self.element_type_name, self.element_type.ifcond
@@ -299,6 +311,8 @@ class ObjectType(Type):
         return "object"
 
     def freeze(self) -> model.ObjectType:
+        from . import model
+
         assert self.members is not None
         variants = self.variants
         return model.ObjectType(
@@ -382,6 +396,8 @@ class AlternateType(Type):
         return "value"
 
     def freeze(self) -> model.AlternateType:
+        from . import model
+
         return model.AlternateType(
             self.name,
             self.info,
@@ -513,6 +529,8 @@ class Command(Entity):
             self.arg_type.connect_doc(doc)
 
     def freeze(self) -> model.Command:
+        from . import model
+
         f = self.flags
         return model.Command(
             self.name,
@@ -560,6 +578,8 @@ class Event(Entity):
             self.arg_type.connect_doc(doc)
 
     def freeze(self) -> model.Event:
+        from . import model
+
         return model.Event(
             self.name,
             self.info,

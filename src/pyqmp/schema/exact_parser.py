@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from .docs import DocBlock
 from .errors import SchemaError, SchemaParseError
 
+TYPE_CHECKING = False  # typing is not imported at run time
 if TYPE_CHECKING:
     from .reader import FileReader, JSONValue
 

@@ -68,7 +68,14 @@ def check_keys(
     required: Collection[str],
     optional: Collection[str],
 ) -> None:
-    missing = [key for key in required if key not in value]
+    if len(value) <= len(required) + len(optional) and all(
+        key in optional or key in required for key in value
+    ):
+        missing = [key for key in required if key not in value]
+        if not missing:
+            return
+    else:
+        missing = [key for key in required if key not in value]
     if missing:
         raise SchemaError(
             info, f"{source} misses key{'s' if len(missing) > 1 else ''} {_quoted(missing)}"

@@ -14,10 +14,10 @@ pragmas are acted on only once the whole file is known to be well formed.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from .errors import SchemaParseError
 
+TYPE_CHECKING = False  # typing is not imported at run time
 if TYPE_CHECKING:
     from .reader import FileReader, JSONValue
 

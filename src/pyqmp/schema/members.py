@@ -8,13 +8,12 @@ decides) is reported the way QEMU reports it: "member 'a' collides with member '
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from . import model
 from .errors import SchemaError, SourceInfo
 from .names import c_name
 
+TYPE_CHECKING = False  # typing is not imported at run time
 if TYPE_CHECKING:
+    from . import model
     from .entities import Resolver, Type
 
 
@@ -59,6 +58,8 @@ class FeatureMember(Member):
     role = "feature"
 
     def freeze(self) -> model.Feature:
+        from . import model
+
         return model.Feature(self.name, self.ifcond)
 
 
@@ -107,6 +108,8 @@ class ObjectMember(Member):
                 feature.check_clash(self.info, seen)
 
     def freeze(self) -> model.ObjectMember:
+        from . import model
+
         features = self.features
         return model.ObjectMember(
             self.name,
@@ -128,4 +131,6 @@ class Branch(ObjectMember):
         super().__init__(name, info, type_name, False, ifcond)
 
     def freeze_variant(self) -> model.Variant:
+        from . import model
+
         return model.Variant(self.name, self.type_name, self.ifcond)

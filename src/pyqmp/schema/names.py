@@ -119,6 +119,7 @@ _TICKLISH_WORDS = frozenset(
 
 
 _C_NAMES: dict[str, str] = {}  # name -> protected C name; names repeat a lot
+_C_NAMES_UNPROTECTED: dict[str, str] = {}
 
 
 def c_name(name: str, protect: bool = True) -> str:
@@ -130,7 +131,12 @@ def c_name(name: str, protect: bool = True) -> str:
                 _C_NAMES.clear()
             cname = _C_NAMES[name] = _c_name(name, True)
         return cname
-    return _c_name(name, False)
+    cname = _C_NAMES_UNPROTECTED.get(name)
+    if cname is None:
+        if len(_C_NAMES_UNPROTECTED) > 100_000:
+            _C_NAMES_UNPROTECTED.clear()
+        cname = _C_NAMES_UNPROTECTED[name] = _c_name(name, False)
+    return cname
 
 
 def _c_name(name: str, protect: bool) -> str:
@@ -167,6 +173,8 @@ def check_name_upper(name: str, info: SourceInfo, source: str) -> None:
 
 
 _GOOD_LOWER_NAMES: set[str] = set()  # names known to pass check_name_lower strictly
+# The usual good name, no prefix: one regex instead of the general rules (q- is reserved).
+_PLAIN_LOWER_RE = re.compile(r"(?!q-)[a-z][a-z0-9-]*")
 
 
 def check_name_lower(
@@ -176,7 +184,7 @@ def check_name_lower(
     permit_upper: bool = False,
     permit_underscore: bool = False,
 ) -> None:
-    if name in _GOOD_LOWER_NAMES:
+    if name in _GOOD_LOWER_NAMES or _PLAIN_LOWER_RE.fullmatch(name):
         return
     stem = check_name_str(name, info, source)
     if (not permit_upper and stem.lower() != stem) or (not permit_underscore and "_" in stem):

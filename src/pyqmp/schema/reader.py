@@ -16,7 +16,6 @@ exactly as QEMU does.
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
 
 from .docs import DocBlock
 from .errors import Pragma, SchemaError, SourceInfo
@@ -26,18 +25,19 @@ from .fast_reader import LinePosition, PlanItem, plan_fast_parse
 JSONValue = dict[str, "JSONValue"] | list["JSONValue"] | str | bool
 
 
-class TopLevelExpr(NamedTuple):
-    """One top-level expression with its source position and doc comment."""
-
-    expr: dict[str, object]
-    info: SourceInfo
-    doc: DocBlock | None
+# One top-level expression with its source position and the doc comment above it.
+TopLevelExpr = tuple[dict[str, object], SourceInfo, DocBlock | None]
 
 
-class ParsedSchema(NamedTuple):
-    exprs: list[TopLevelExpr]
-    docs: list[DocBlock]
-    pragma: Pragma
+class ParsedSchema:
+    """What reading gives: the expressions, all doc comments, the pragmas."""
+
+    __slots__ = ("docs", "exprs", "pragma")
+
+    def __init__(self, exprs: list[TopLevelExpr], docs: list[DocBlock], pragma: Pragma) -> None:
+        self.exprs = exprs
+        self.docs = docs
+        self.pragma = pragma
 
 
 def read_schema_file(fname: str, fast_path: bool = True) -> ParsedSchema:
@@ -167,7 +167,7 @@ class FileReader:
         else:
             if cur_doc is not None and not cur_doc.symbol:
                 raise SchemaError(cur_doc.info, "definition documentation required")
-            self.exprs.append(TopLevelExpr(expr, info, cur_doc))  # type: ignore[arg-type]
+            self.exprs.append((expr, info, cur_doc))  # type: ignore[arg-type]
 
     def include(self, expr: dict[str, JSONValue], info: SourceInfo) -> None:
         if len(expr) != 1:
@@ -176,7 +176,7 @@ class FileReader:
         if not isinstance(include, str):
             raise SchemaError(info, "value of 'include' must be a string")
         incl_fname = os.path.join(os.path.dirname(self.fname), include)
-        self.exprs.append(TopLevelExpr({"include": incl_fname}, info, None))
+        self.exprs.append(({"include": incl_fname}, info, None))
         incl_abs = os.path.abspath(incl_fname)
         where: SourceInfo | None = info
         while where is not None:
