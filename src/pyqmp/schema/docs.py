@@ -101,7 +101,7 @@ class DocBlock:
         text = section.text
         indent = section.indent
         # in member and feature sections, a line after a blank one may start a section
-        after_blank_matters = mode == _ARGS or mode == _FEATURES
+        after_blank_matters = mode in (_ARGS, _FEATURES)
         for index, comment in enumerate(comments):
             if not comment:
                 continue
@@ -131,7 +131,7 @@ class DocBlock:
                 special = self._special_line(line)
                 section = self._section
                 mode = self._mode
-                after_blank_matters = mode == _ARGS or mode == _FEATURES
+                after_blank_matters = mode in (_ARGS, _FEATURES)
                 text = section.text
                 indent = section.indent
                 if special is None:
