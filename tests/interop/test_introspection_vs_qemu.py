@@ -81,6 +81,18 @@ def test_pyqmp_introspection_matches_qemu(qemu_source: Path,
         pytest.fail(format_differences(differences), pytrace=False)
 
 
+def test_pyqmp_introspection_equals_qemu_exactly(qemu_source: Path,
+                                                qemu_introspection: SchemaInfoList) -> None:
+    """Stronger than the structural match: pyqmp numbers masked names as QEMU's generator
+    does (whole schema first, conditions after), so the two answers are the same list,
+    entry for entry and in the same order; only the order of keys in an object may differ."""
+    pyqmp_introspection = run_pyqmp_introspect(qemu_source / "qapi" / "qapi-schema.json")
+    assert len(pyqmp_introspection) == len(qemu_introspection)
+    for index, (ours, theirs) in enumerate(zip(pyqmp_introspection, qemu_introspection,
+                                               strict=True)):
+        assert ours == theirs, f"entry {index} differs"
+
+
 # The comparison is only evidence if it would notice a difference on QEMU's real output.
 
 def test_comparison_accepts_qemu_against_itself_remasked(

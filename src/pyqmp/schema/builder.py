@@ -291,7 +291,7 @@ class _Builder:
             commands,
             events,
             tuple(model.Module(name, tuple(names)) for name, names in self.modules.items()),
-            tuple(docs),
+            tuple(doc.freeze() for doc in docs),
         )
 
 

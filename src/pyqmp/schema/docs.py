@@ -25,6 +25,8 @@ TYPE_CHECKING = False  # typing is not imported at run time
 if TYPE_CHECKING:
     from typing import Protocol
 
+    from . import model
+
     class DocPosition(Protocol):
         """Whoever feeds lines to a doc block: it knows where the current line is."""
 
@@ -72,6 +74,7 @@ class DocBlock:
         self.sections: list[DocSection] = []
         self._section = self.body
         self._mode = _BODY
+        self._frozen: model.Doc | None = None
 
     # -- reading -------------------------------------------------------------
 
@@ -116,9 +119,7 @@ class DocBlock:
                 )
             if not line or (
                 line[0] not in _SPECIAL_START
-                and (
-                    not after_blank_matters or line[0].isspace() or not text.endswith("\n\n")
-                )
+                and (not after_blank_matters or line[0].isspace() or not text.endswith("\n\n"))
             ):
                 pass  # plain text: appended below
             else:
@@ -252,6 +253,21 @@ class DocBlock:
             self._section = new_section
         else:
             self._mode = _CLOSED
+
+    def freeze(self) -> model.Doc:
+        """The immutable form (made once: definitions and the schema share it)."""
+        if self._frozen is None:
+            from . import model
+
+            self._frozen = model.Doc(
+                self.symbol,
+                self.body.text,
+                {name: section.text for name, section in self.args.items()},
+                {name: section.text for name, section in self.features.items()},
+                tuple((section.name, section.text) for section in self.sections),
+                self.info,
+            )
+        return self._frozen
 
     # -- tying to definitions ---------------------------------------------------
 

@@ -188,12 +188,15 @@ class EnumType(Type):
         return model.EnumType(
             self.name,
             self.info,
-            self.doc,
+            self.doc.freeze() if self.doc else None,
             self.ifcond,
             self.freeze_features(),
             tuple(
                 model.EnumMember(
-                    m.name, m.ifcond, tuple([f.freeze() for f in m.features]) if m.features else ()
+                    m.name,
+                    m.ifcond,
+                    tuple([f.freeze() for f in m.features]) if m.features else (),
+                    m.info,
                 )
                 for m in self.members
             ),
@@ -318,7 +321,7 @@ class ObjectType(Type):
         return model.ObjectType(
             self.name,
             self.info,
-            self.doc,
+            self.doc.freeze() if self.doc else None,
             self.ifcond,
             self.freeze_features(),
             self.base_name,
@@ -401,7 +404,7 @@ class AlternateType(Type):
         return model.AlternateType(
             self.name,
             self.info,
-            self.doc,
+            self.doc.freeze() if self.doc else None,
             self.ifcond,
             self.freeze_features(),
             tuple(v.freeze_variant() for v in self.variants.variants),
@@ -535,7 +538,7 @@ class Command(Entity):
         return model.Command(
             self.name,
             self.info,
-            self.doc,
+            self.doc.freeze() if self.doc else None,
             self.ifcond,
             self.freeze_features(),
             self.arg_type_name,
@@ -583,7 +586,7 @@ class Event(Entity):
         return model.Event(
             self.name,
             self.info,
-            self.doc,
+            self.doc.freeze() if self.doc else None,
             self.ifcond,
             self.freeze_features(),
             self.arg_type_name,

@@ -60,7 +60,7 @@ class FeatureMember(Member):
     def freeze(self) -> model.Feature:
         from . import model
 
-        return model.Feature(self.name, self.ifcond)
+        return model.Feature(self.name, self.ifcond, self.info)
 
 
 class EnumValue(Member):
@@ -118,6 +118,7 @@ class ObjectMember(Member):
             self.ifcond,
             tuple([f.freeze() for f in features]) if features else (),
             self.defined_in,
+            self.info,
         )
 
 
@@ -133,4 +134,4 @@ class Branch(ObjectMember):
     def freeze_variant(self) -> model.Variant:
         from . import model
 
-        return model.Variant(self.name, self.type_name, self.ifcond)
+        return model.Variant(self.name, self.type_name, self.ifcond, self.info)

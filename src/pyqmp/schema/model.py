@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from .docs import DocBlock
 from .errors import SourceInfo
 
 # An 'if' condition as written, after checking: a name, or {'all'|'any': [...]},
@@ -32,9 +31,26 @@ def condition_holds(cond: Condition, defines: frozenset[str]) -> bool:
     return any(condition_holds(c, defines) for c in cond["any"])  # type: ignore[attr-defined]
 
 
+class Doc(NamedTuple):
+    """A doc comment: for a definition (``symbol`` set) or free-form (headings, prose).
+
+    ``body`` is the text before any section; ``members`` and ``features`` map names to
+    their descriptions; ``sections`` are the tagged (``Returns``, ``Since``, ``Note``...)
+    and untagged (``None``) sections after them, in order.
+    """
+
+    symbol: str | None
+    body: str
+    members: Mapping[str, str]
+    features: Mapping[str, str]
+    sections: tuple[tuple[str | None, str], ...]
+    info: SourceInfo
+
+
 class Feature(NamedTuple):
     name: str
     ifcond: Condition
+    info: SourceInfo | None
 
     @property
     def is_special(self) -> bool:
@@ -45,6 +61,7 @@ class EnumMember(NamedTuple):
     name: str
     ifcond: Condition
     features: tuple[Feature, ...]
+    info: SourceInfo | None
 
 
 class ObjectMember(NamedTuple):
@@ -54,6 +71,7 @@ class ObjectMember(NamedTuple):
     ifcond: Condition
     features: tuple[Feature, ...]
     defined_in: str
+    info: SourceInfo | None
 
 
 class Variant(NamedTuple):
@@ -62,6 +80,7 @@ class Variant(NamedTuple):
     name: str
     type: str
     ifcond: Condition
+    info: SourceInfo | None
 
 
 class BuiltinType(NamedTuple):
@@ -73,7 +92,7 @@ class BuiltinType(NamedTuple):
 class EnumType(NamedTuple):
     name: str
     info: SourceInfo | None
-    doc: DocBlock | None
+    doc: Doc | None
     ifcond: Condition
     features: tuple[Feature, ...]
     members: tuple[EnumMember, ...]
@@ -94,7 +113,7 @@ class ObjectType(NamedTuple):
 
     name: str
     info: SourceInfo | None
-    doc: DocBlock | None
+    doc: Doc | None
     ifcond: Condition
     features: tuple[Feature, ...]
     base: str | None
@@ -112,7 +131,7 @@ class ObjectType(NamedTuple):
 class AlternateType(NamedTuple):
     name: str
     info: SourceInfo | None
-    doc: DocBlock | None
+    doc: Doc | None
     ifcond: Condition
     features: tuple[Feature, ...]
     variants: tuple[Variant, ...]
@@ -122,7 +141,7 @@ class AlternateType(NamedTuple):
 class Command(NamedTuple):
     name: str
     info: SourceInfo | None
-    doc: DocBlock | None
+    doc: Doc | None
     ifcond: Condition
     features: tuple[Feature, ...]
     arg_type: str | None
@@ -139,7 +158,7 @@ class Command(NamedTuple):
 class Event(NamedTuple):
     name: str
     info: SourceInfo | None
-    doc: DocBlock | None
+    doc: Doc | None
     ifcond: Condition
     features: tuple[Feature, ...]
     arg_type: str | None
@@ -166,7 +185,7 @@ class Schema(NamedTuple):
     commands: Mapping[str, Command]
     events: Mapping[str, Event]
     modules: tuple[Module, ...]  # built-in module first, then in order of inclusion
-    docs: tuple[DocBlock, ...]
+    docs: tuple[Doc, ...]
 
     def lookup_type(self, name: str) -> SchemaType:
         return self.types[name]
