@@ -117,6 +117,10 @@ def run_once(command: list[str], environment: dict[str, str] | None = None,
 
 def pyqmp_command(override: str | None, schema: Path) -> list[str]:
     if override is None:
+        # The installed `pyqmp` command, as a user runs it (beside this interpreter).
+        script = Path(sys.executable).parent / "pyqmp"
+        if script.exists():
+            return [str(script), "schema", "check", str(schema)]
         return [sys.executable, "-m", "pyqmp", "schema", "check", str(schema)]
     # "{schema}" marks where the schema goes; without it, the schema is the last argument.
     words = shlex.split(override)
