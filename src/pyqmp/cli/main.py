@@ -41,6 +41,12 @@ def _schema_introspect(args: argparse.Namespace) -> int:
     return run_introspect(args.file, list(args.define), bool(args.unmask))
 
 
+def _schema_gen(args: argparse.Namespace) -> int:
+    from pyqmp.cli.schema_commands import run_gen_python
+
+    return run_gen_python(args.file, args.output_dir)
+
+
 def _add_not_built(
     subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]",
     name: str,
@@ -127,9 +133,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     introspect.set_defaults(handler=_schema_introspect)
 
-    _add_not_built(
-        schema_commands, "gen", "schema gen", "python FILE -o DIR", "generate Python modules"
+    gen = schema_commands.add_parser(
+        "gen",
+        help="generate code from a schema",
+        description="Generate code from a QAPI schema.",
+        formatter_class=_HelpFormatter,
     )
+    gen.add_argument("language", choices=["python"], help="what to generate")
+    gen.add_argument("file", metavar="FILE", help="the schema's top-level file")
+    gen.add_argument(
+        "-o",
+        "--output-dir",
+        metavar="DIR",
+        required=True,
+        help="where to write the module (named after the schema: FILE's stem + _qapi.py)",
+    )
+    gen.set_defaults(handler=_schema_gen)
     _add_not_built(
         schema_commands, "doc", "schema doc", "FILE -o OUT", "write reference documentation"
     )

@@ -64,3 +64,30 @@ def run_introspect(path: str, defines: list[str], unmask: bool) -> int:
     sys.stdout.buffer.write(orjson.dumps(entries) + b"\n")
     sys.stdout.buffer.flush()
     return 0
+
+
+def run_gen_python(path: str, output_dir: str) -> int:
+    """Write the typed Python API of the schema at ``path`` into ``output_dir``.
+
+    The module is named after the schema file: ``machine.json`` gives ``machine_qapi.py``.
+    """
+    import os
+
+    try:
+        schema = _load(path)
+    except _NotLoaded:
+        return 1
+
+    from pyqmp.codegen.python import generate_python, module_name_for
+
+    text = generate_python(schema, os.path.basename(path))
+    target = os.path.join(output_dir, module_name_for(path) + ".py")
+    try:
+        os.makedirs(output_dir, exist_ok=True)
+        with open(target, "w", encoding="utf-8") as stream:
+            stream.write(text)
+    except OSError as err:
+        print(f"pyqmp: can't write '{target}': {err.strerror or err}", file=sys.stderr)
+        return 1
+    print(f"wrote {target}")
+    return 0

@@ -1,0 +1,35 @@
+"""Python spellings of QAPI names.
+
+QAPI names may hold ``-`` and ``.`` and may be Python keywords; the generated API uses
+valid identifiers and keeps the wire names in its tables.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+
+_NOT_IDENTIFIER_RE = re.compile(r"[^A-Za-z0-9_]")
+
+
+def python_name(name: str) -> str:
+    """A member, argument or method name: ``node-name`` becomes ``node_name``."""
+    result = _NOT_IDENTIFIER_RE.sub("_", name)
+    if result[:1].isdigit():
+        result = "_" + result
+    if keyword.iskeyword(result) or keyword.issoftkeyword(result) or result in ("self",):
+        result += "_"
+    return result
+
+
+def python_type_name(name: str) -> str:
+    """A class or alias name: QAPI type names are CamelCase already."""
+    result = _NOT_IDENTIFIER_RE.sub("_", name)
+    if result.startswith("__"):
+        result = "X" + result  # a leading '__' would be name-mangled inside classes
+    return result
+
+
+def event_method_name(name: str) -> str:
+    """``BALLOON_CHANGE`` becomes ``balloon_change``."""
+    return python_name(name.lower())
