@@ -34,8 +34,9 @@ _INT_RANGES = {
     "uint8": (0, 2**8 - 1),
     "uint16": (0, 2**16 - 1),
     "uint32": (0, 2**32 - 1),
-    "uint64": (0, 2**64 - 1),
-    "size": (0, 2**64 - 1),
+    # QEMU takes negative numbers for its 64-bit unsigned types, for compatibility.
+    "uint64": (-(2**63), 2**64 - 1),
+    "size": (-(2**63), 2**64 - 1),
 }
 _BUILTIN_PYTHON = {"str": "str", "number": "float", "bool": "bool", "any": "Any", "null": "None"}
 _STRUCT_OPTIONS = "kw_only=True, forbid_unknown_fields=True"

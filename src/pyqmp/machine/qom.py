@@ -1,0 +1,96 @@
+"""A small QOM-like object tree: paths, typed properties, children.
+
+The reference machine exposes its devices the way QEMU does, so that ``qom-list``,
+``qom-get`` and ``qom-set`` work with the same paths (``/machine/peripheral/balloon0``)
+and property names (``guest-stats-polling-interval``).  Errors carry QEMU's classes
+and messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..server.errors import DEVICE_NOT_FOUND, CommandError
+
+Getter = Callable[[], Any]
+Setter = Callable[[Any], None]
+
+
+class Property:
+    """A named, typed value of an object, read and written through functions."""
+
+    __slots__ = ("description", "getter", "name", "setter", "type")
+
+    def __init__(
+        self,
+        name: str,
+        type_name: str,
+        getter: Getter | None,
+        setter: Setter | None = None,
+        description: str | None = None,
+    ) -> None:
+        self.name = name
+        self.type = type_name
+        self.getter = getter
+        self.setter = setter
+        self.description = description
+
+
+class QomObject:
+    """An object of the tree: a type, properties and named children."""
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+        self.properties: dict[str, Property] = {}
+        self.children: dict[str, QomObject] = {}
+        self.add_property(Property("type", "string", lambda: self.type_name))
+
+    def add_property(self, prop: Property) -> None:
+        self.properties[prop.name] = prop
+
+    def add_child(self, name: str, child: QomObject) -> QomObject:
+        self.children[name] = child
+        self.add_property(Property(name, f"child<{child.type_name}>", lambda: None))
+        return child
+
+
+class ObjectTree:
+    """The tree rooted at ``/``; resolves absolute paths."""
+
+    def __init__(self) -> None:
+        self.root = QomObject("container")
+
+    def resolve(self, path: str) -> QomObject:
+        """The object at ``path``; DeviceNotFound as QEMU's qom commands answer."""
+        node: QomObject | None = self.root
+        if not path.startswith("/"):
+            node = None  # QEMU resolves partial paths; the machine's are all unique
+        else:
+            for part in path.strip("/").split("/"):
+                if not part:
+                    continue
+                node = node.children.get(part) if node is not None else None
+        if node is None:
+            raise CommandError(f"Device '{path}' not found", DEVICE_NOT_FOUND)
+        return node
+
+    def get(self, path: str, name: str) -> Any:
+        obj = self.resolve(path)
+        prop = obj.properties.get(name)
+        if prop is None:
+            raise CommandError(f"Property '{obj.type_name}.{name}' not found")
+        if name in obj.children:
+            return f"{path.rstrip('/')}/{name}"
+        if prop.getter is None:
+            raise CommandError(f"Property '{obj.type_name}.{name}' is not readable")
+        return prop.getter()
+
+    def set(self, path: str, name: str, value: Any) -> None:
+        obj = self.resolve(path)
+        prop = obj.properties.get(name)
+        if prop is None:
+            raise CommandError(f"Property '{obj.type_name}.{name}' not found")
+        if prop.setter is None:
+            raise CommandError(f"Property '{obj.type_name}.{name}' is not writable")
+        prop.setter(value)

@@ -1,0 +1,100 @@
+"""Decoding a command's arguments into typed values, with QEMU's error messages.
+
+``msgspec.convert`` does the work in C: it checks every member against the types
+generated from the schema and builds the structs.  What it reports is translated
+into the message QEMU's input visitor gives for the same mistake — "Parameter
+'value' is missing", "Invalid parameter type for 'value', expected: integer",
+"Parameter 'foo' is unexpected", "Parameter 'x' expects uint8" — naming the member by
+its path (``devices[1].id``), because clients and people match on these.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+
+from ..schema import model
+from .errors import CommandError
+
+_AT_RE = re.compile(r" - at `\$(.*)`$")
+_MISSING_RE = re.compile(r"^Object missing required field `(.*)`$")
+_UNKNOWN_RE = re.compile(r"^Object contains unknown field `(.*)`$")
+_ENUM_RE = re.compile(r"^Invalid enum value '(.*)'$")
+_EXPECTED_RE = re.compile(r"^Expected `(\w+)`")
+
+_JSON_NAMES = {
+    "int": "integer",
+    "str": "string",
+    "bool": "boolean",
+    "float": "number",
+    "object": "object",
+    "array": "array",
+    "null": "null",
+}
+_SIZED_INTS = frozenset(("int8", "int16", "int32", "uint8", "uint16", "uint32", "uint64", "size"))
+
+
+def decode_arguments(
+    schema: model.Schema, arg_type: str | None, arguments: dict[str, Any], target: Any
+) -> Any:
+    """``arguments`` as an instance of ``target``; :class:`CommandError` if they don't fit."""
+    try:
+        return msgspec.convert(arguments, target)
+    except msgspec.ValidationError as error:
+        raise CommandError(_qemu_message(schema, arg_type, str(error))) from None
+
+
+def _qemu_message(schema: model.Schema, arg_type: str | None, message: str) -> str:
+    at = _AT_RE.search(message)
+    path = at.group(1) if at else ""
+    text = message[: at.start()] if at else message
+    if path.startswith("."):
+        path = path[1:]
+    if match := _MISSING_RE.match(text):
+        return f"Parameter '{_join(path, match.group(1))}' is missing"
+    if match := _UNKNOWN_RE.match(text):
+        return f"Parameter '{_join(path, match.group(1))}' is unexpected"
+    if match := _ENUM_RE.match(text):
+        return f"Parameter '{path}' does not accept value '{match.group(1)}'"
+    qapi_type = _type_at(schema, arg_type, path)
+    if qapi_type in _SIZED_INTS:
+        return f"Parameter '{path}' expects {qapi_type}"
+    match = _EXPECTED_RE.match(text)
+    expected = _JSON_NAMES.get(match.group(1), match.group(1)) if match else "value"
+    if expected == "object" and qapi_type is not None:
+        expected = _expected_for(schema, qapi_type)
+    return f"Invalid parameter type for '{path}', expected: {expected}"
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _expected_for(schema: model.Schema, type_name: str) -> str:
+    typ = schema.types.get(type_name)
+    if isinstance(typ, model.ArrayType):
+        return "array"
+    return "object"
+
+
+_PATH_PART_RE = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _type_at(schema: model.Schema, arg_type: str | None, path: str) -> str | None:
+    """The QAPI type of the member at ``path`` in ``arg_type``, if it can be told."""
+    current = arg_type
+    for match in _PATH_PART_RE.finditer(path):
+        if current is None:
+            return None
+        typ = schema.types.get(current)
+        if match.group(1) is not None:
+            if not isinstance(typ, model.ObjectType):
+                return None
+            current = next((m.type for m in typ.members if m.name == match.group(1)), None)
+        else:
+            if not isinstance(typ, model.ArrayType):
+                return None
+            current = typ.element_type
+    return current
