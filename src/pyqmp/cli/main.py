@@ -76,15 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"pyqmp {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    _add_not_built(
-        commands,
+    machine = commands.add_parser(
         "machine",
-        "machine",
-        "[-S] [-m SIZE] [--name N] [--uuid U] [--balloon id=ID] "
-        "[--qmp unix:PATH|tcp:HOST:PORT]... [--guest-fault hang|crash|garbage|flood|lie|slow] "
-        "[--compat POLICY]",
-        "run the reference machine with QMP monitors",
+        help="run the reference machine with QMP monitors",
+        description="Run the reference machine: a virtio-balloon device and QMP monitors.",
+        formatter_class=_HelpFormatter,
     )
+    from pyqmp.cli import machine_command
+
+    machine_command.add_arguments(machine)
+    machine.set_defaults(handler=machine_command.run)
     _add_not_built(commands, "shell", "shell", "ADDRESS", "interactive human monitor")
     _add_not_built(
         commands, "client", "client", "ADDRESS COMMAND [JSON-ARGS]", "run one QMP command"

@@ -1,0 +1,118 @@
+"""Assemble and run the reference machine: schema, machine, monitors, human monitor.
+
+The machine's API comes from its schema (``qapi/machine.json``): the dispatcher binds
+the schema's commands to :class:`~.machine.Machine`'s typed methods through the
+generated tables, introspection is computed from the same schema, and events go out
+through the generated emitter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from importlib import resources
+
+import msgspec
+
+from ..schema import load_schema
+from ..schema.introspect import introspect_schema
+from ..server.dispatch import Dispatcher
+from ..server.runtime import QMPServer
+from . import machine_qapi as api
+from .hmp import HumanMonitor
+from .machine import QEMU_API_LEVEL, Machine, MachineConfig
+from .options import MonitorAddress
+
+# Commands whose answer never changes while the machine runs: encoded once.
+CONSTANT_RESULTS = ("query-qmp-schema", "query-commands", "query-version")
+
+
+def schema_path() -> str:
+    return str(resources.files("pyqmp.machine") / "qapi" / "machine.json")
+
+
+class RunningMachine:
+    """A machine with its QMP server, ready to listen."""
+
+    def __init__(self, config: MachineConfig) -> None:
+        self.schema = load_schema(schema_path())
+        self.server: QMPServer | None = None
+        self.events = api.Events(self._send_event)
+        self.machine = Machine(config, self.events, self._request_exit)
+        self.machine.set_human_monitor(HumanMonitor(self.machine).run)
+        self.machine.commands_list = [api.CommandInfo(name=name) for name in self.schema.commands]
+        self.machine.schema_info = msgspec.convert(
+            introspect_schema(self.schema), list[api.SchemaInfo]
+        )
+        self.dispatcher = Dispatcher(
+            self.schema,
+            self.machine,
+            api.COMMAND_METHODS,
+            api.COMMAND_ARGUMENTS,
+            api.BOXED_COMMANDS,
+            CONSTANT_RESULTS,
+        )
+        version = self.machine.query_version()
+        self.greeting = {
+            "QMP": {
+                "version": {
+                    "qemu": {
+                        "micro": QEMU_API_LEVEL.micro,
+                        "minor": QEMU_API_LEVEL.minor,
+                        "major": QEMU_API_LEVEL.major,
+                    },
+                    "package": version.package,
+                },
+                "capabilities": ["oob"],
+            }
+        }
+
+    def _send_event(self, name: str, data: dict[str, object] | None) -> None:
+        if self.server is not None:
+            self.server.emit(name, data)
+
+    def _request_exit(self) -> None:
+        if self.server is not None:
+            self.server.request_close()
+
+    async def serve(self, addresses: Sequence[MonitorAddress], announce: bool = True) -> None:
+        server = self.server = QMPServer(self.dispatcher, self.greeting)
+        for address in addresses:
+            if address.kind == "unix":
+                await server.listen_unix(address.path)
+            else:
+                port = await server.listen_tcp(address.host, address.port)
+                address = address._replace(port=port)
+            if announce:
+                print(f"pyqmp machine: QMP monitor on {address}", flush=True)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, self._signalled)
+        await server.wait_closed()
+
+    def _signalled(self) -> None:
+        # As QEMU on SIGTERM/SIGINT: the machine shuts down, and says why.
+        self.events.shutdown(guest=False, reason="host-signal")
+        self._request_exit()
+
+
+def run(config: MachineConfig, addresses: Sequence[MonitorAddress]) -> int:
+    """Run the machine until ``quit`` or a signal; return the exit status."""
+    machine = RunningMachine(config)
+    runner = asyncio.run
+    if os.environ.get("PYQMP_NO_UVLOOP") is None:
+        try:
+            import uvloop
+
+            runner = uvloop.run
+        except ImportError:  # uvloop is optional ([fast] extra)
+            pass
+    try:
+        runner(machine.serve(addresses))
+    except OSError as error:
+        print(f"pyqmp machine: {error}", file=sys.stderr)
+        return 1
+    return 0

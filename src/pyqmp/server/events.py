@@ -1,0 +1,107 @@
+"""Events: timestamped, encoded once, delivered to every negotiated monitor.
+
+Some events are rate-limited as QEMU limits them (``BALLOON_CHANGE`` and the others
+QEMU throttles, at most one a second): the first goes out at once, later ones within
+the period replace each other, and the last is delivered when the period ends — so
+the last state always reaches clients.  A monitor that does not read its events does
+not make the server buffer without bound: see :class:`EventSink`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import msgspec
+
+_encode = msgspec.json.Encoder().encode
+
+# QEMU's throttled events (monitor/monitor.c), period in seconds.
+QEMU_THROTTLED_EVENTS: dict[str, float] = {
+    "RTC_CHANGE": 1.0,
+    "WATCHDOG": 1.0,
+    "BALLOON_CHANGE": 1.0,
+    "QUORUM_REPORT_BAD": 1.0,
+    "QUORUM_FAILURE": 1.0,
+    "VSERPORT_CHANGE": 1.0,
+    "MEMORY_DEVICE_SIZE_CHANGE": 1.0,
+}
+
+
+class EventSink(Protocol):
+    """A monitor, as the event bus sees it."""
+
+    def send_event(self, message: bytes) -> None:
+        """Queue ``message`` for the client, or drop it if the client is not reading."""
+
+
+def encode_event(name: str, data: Any, now: float | None = None) -> bytes:
+    """One event message, as QEMU writes it (CR LF terminated)."""
+    stamp = time.time() if now is None else now
+    seconds = int(stamp)
+    micro = int((stamp - seconds) * 1_000_000)
+    head = b'{"timestamp": {"seconds": %d, "microseconds": %d}, "event": ' % (seconds, micro)
+    body = head + _encode(name)
+    if data is not None:
+        body += b', "data": ' + _encode(data)
+    return body + b"}\r\n"
+
+
+class _Throttle:
+    __slots__ = ("pending", "timer")
+
+    def __init__(self) -> None:
+        self.pending: Any = None
+        self.timer: Any = None
+
+
+class EventBus:
+    """Delivers events to the sinks registered with it, throttling as QEMU does."""
+
+    def __init__(
+        self,
+        call_later: Callable[[float, Callable[[], None]], Any],
+        throttled: dict[str, float] | None = None,
+    ) -> None:
+        self._call_later = call_later
+        self._sinks: list[EventSink] = []
+        self._periods = QEMU_THROTTLED_EVENTS if throttled is None else throttled
+        self._throttles: dict[str, _Throttle] = {}
+
+    def add(self, sink: EventSink) -> None:
+        self._sinks.append(sink)
+
+    def remove(self, sink: EventSink) -> None:
+        if sink in self._sinks:
+            self._sinks.remove(sink)
+
+    def emit(self, name: str, data: dict[str, Any] | None) -> None:
+        """Send event ``name`` now, or when its throttling period allows."""
+        period = self._periods.get(name)
+        if period is None:
+            self._deliver(name, data)
+            return
+        throttle = self._throttles.get(name)
+        if throttle is None:
+            throttle = self._throttles[name] = _Throttle()
+        if throttle.timer is None:
+            self._deliver(name, data)
+            throttle.timer = self._call_later(period, lambda: self._period_over(name, period))
+        else:
+            throttle.pending = (data,)
+
+    def _period_over(self, name: str, period: float) -> None:
+        throttle = self._throttles[name]
+        if throttle.pending is None:
+            throttle.timer = None
+            return
+        (data,) = throttle.pending
+        throttle.pending = None
+        self._deliver(name, data)
+        throttle.timer = self._call_later(period, lambda: self._period_over(name, period))
+
+    def _deliver(self, name: str, data: dict[str, Any] | None) -> None:
+        message = encode_event(name, data)
+        for sink in list(self._sinks):
+            sink.send_event(message)

@@ -1,0 +1,136 @@
+"""One QMP monitor: a client connection driven by the protocol engine.
+
+An ``asyncio.Protocol`` (not streams: a request's path from bytes in to bytes out is
+a few function calls, no task switches).  Bytes go to the sans-IO engine
+(:mod:`pyqmp.protocol`); each complete request is dispatched at once, in order, and
+the reply is written.  Commands never wait (that is the point of the machine), so
+in-band commands need no queue of their own: when the client stops reading and the
+transport's buffer passes its high-water mark, the monitor stops reading requests
+(QEMU stops reading when its queue is full) — nothing the client sends can make the
+server buffer without bound.  Events are different, since the client does not ask
+for them: past ``EVENT_BACKLOG_LIMIT`` bytes unread, a monitor's events are dropped,
+and counted (``dropped_events``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from .. import protocol
+from .dispatch import Dispatcher
+from .errors import CommandError
+
+log = logging.getLogger(__name__)
+
+# Unread bytes past which a monitor's events are dropped (its replies never are).
+EVENT_BACKLOG_LIMIT = 4 << 20
+# The transport stops taking requests past this many unread reply bytes.
+WRITE_HIGH_WATER = 1 << 20
+
+
+class Monitor(asyncio.Protocol):
+    """A QMP client connection."""
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        greeting: dict[str, Any],
+        on_negotiated: Callable[[Monitor], None],
+        on_closed: Callable[[Monitor], None],
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.engine = protocol.ServerConnection(
+            greeting,
+            command_exists=dispatcher.__contains__,
+            allows_oob=dispatcher.allows_oob,
+        )
+        self._on_negotiated = on_negotiated
+        self._on_closed = on_closed
+        self.transport: asyncio.Transport | None = None
+        self.negotiated = False
+        self.dropped_events = 0
+        self._reading_paused = False
+        self._writing_paused = False
+        self.closing = False
+
+    # -- asyncio callbacks -------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
+        transport.write(self.engine.greeting())
+
+    def data_received(self, data: bytes) -> None:
+        engine = self.engine
+        engine.receive_data(data)
+        out: list[bytes] = []
+        while True:
+            event = engine.next_event()
+            if event is protocol.NEED_DATA:
+                break
+            if isinstance(event, protocol.CommandRequest):
+                out.append(self._run(event))
+                if self.closing:
+                    break
+            pending = engine.data_to_send()
+            if pending:
+                out.append(pending)
+        pending = engine.data_to_send()
+        if pending:
+            out.append(pending)
+        if not self.negotiated and engine.negotiated:
+            self.negotiated = True
+            self._on_negotiated(self)
+        transport = self.transport
+        if out and transport is not None:
+            transport.write(b"".join(out) if len(out) > 1 else out[0])
+        if self.closing and transport is not None:
+            transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        self._on_closed(self)
+
+    def pause_writing(self) -> None:
+        # The client is not reading its replies: stop reading its requests.
+        self._writing_paused = True
+        if self.transport is not None and not self._reading_paused:
+            self._reading_paused = True
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        if self.transport is not None and self._reading_paused:
+            self._reading_paused = False
+            self.transport.resume_reading()
+
+    # -- requests and events -----------------------------------------------------------
+
+    def _run(self, request: protocol.CommandRequest) -> bytes:
+        try:
+            result = self.dispatcher.call(request.name, request.arguments)
+        except CommandError as error:
+            return self.engine.reply_error(request, error.error_class, error.desc)
+        except Exception:  # a bug in a handler must not take the monitor down
+            log.exception("command %s failed", request.name)
+            return self.engine.reply_error(
+                request, "GenericError", f"internal error in command {request.name}"
+            )
+        return self.engine.reply_encoded_return(request, result)
+
+    def send_event(self, message: bytes) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if transport.get_write_buffer_size() > EVENT_BACKLOG_LIMIT:
+            self.dropped_events += 1
+            return
+        transport.write(message)
+
+    def close_after_reply(self) -> None:
+        """Close once the current request's reply is written (``quit``)."""
+        self.closing = True
