@@ -220,7 +220,10 @@ class DocBlock:
 
     def _symbol_header(self, line: str) -> tuple[str, int]:
         """Split ``@name: text``; the text's column becomes the section's indent."""
-        indent = _ARG_HEADER_RE.match(line).end()  # type: ignore[union-attr]
+        match = _ARG_HEADER_RE.match(line)
+        if match is None:  # a blank other than a space inside '@name:' (QEMU crashes)
+            raise self._position.parse_error("invalid parameter name")
+        indent = match.end()
         rest = line[indent:]
         if not rest:
             return "", 0

@@ -271,17 +271,34 @@ class ObjectType(Type):
             return
         if self.checked:
             raise SchemaError(self.info, f"object {self.name} contains itself")
-        super().check(schema)
-        seen: dict[str, Member] = {}
-        if self.base_name:
-            base = schema.resolve_type(self.base_name, self.info, "'base'")
+        # Down the chain of bases doing each object's own checks, then back up doing
+        # the members, base's first: the order a recursive walk has (so errors come as
+        # QEMU's do), but in a loop, so a long chain of bases cannot exhaust the stack.
+        chain: list[ObjectType] = []
+        obj = self
+        while True:
+            Type.check(obj, schema)
+            chain.append(obj)
+            if not obj.base_name:
+                break
+            base = schema.resolve_type(obj.base_name, obj.info, "'base'")
             if not isinstance(base, ObjectType) or base.variants:
                 raise SchemaError(
-                    self.info, f"'base' requires a struct type, {base.describe()} isn't"
+                    obj.info, f"'base' requires a struct type, {base.describe()} isn't"
                 )
-            self.base = base
-            base.check(schema)
-            base.check_clash(self.info, seen)
+            obj.base = base
+            if base.members is not None:
+                break
+            if base.checked:
+                raise SchemaError(base.info, f"object {base.name} contains itself")
+            obj = base
+        for obj in reversed(chain):
+            obj.check_members(schema)
+
+    def check_members(self, schema: Resolver) -> None:
+        seen: dict[str, Member] = {}
+        if self.base is not None:
+            self.base.check_clash(self.info, seen)
         for member in self.local_members:
             member.check(schema)
             member.check_clash(self.info, seen)

@@ -210,6 +210,7 @@ class ExactParser:
                 continue
             if tok != "{":
                 self.get_value()
+                self.check_token(self.tok)  # QEMU has read the next token already
                 raise SchemaError(info, "top-level expression must be an object")
             expr = self.get_members()
             # QEMU has already read the next token here: its lexical errors come first.

@@ -227,6 +227,8 @@ def _check_enum(expr: JSONObject, info: SourceInfo) -> None:
 
 def _check_struct(expr: JSONObject, info: SourceInfo) -> None:
     check_type(expr["data"], info, "'data'", allow_dict=str(expr["struct"]))
+    if not isinstance(expr["data"], dict):  # QEMU crashes on a type name here
+        raise SchemaError(info, "'data' must be an object")
     check_type(expr.get("base"), info, "'base'")
 
 

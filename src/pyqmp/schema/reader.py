@@ -15,6 +15,7 @@ exactly as QEMU does.
 
 from __future__ import annotations
 
+import errno
 import os
 
 from .docs import DocBlock
@@ -55,15 +56,26 @@ def read_schema_file(fname: str, fast_path: bool = True) -> ParsedSchema:
     return ParsedSchema(exprs, docs, pragma)
 
 
+# Larger files are refused (QEMU's whole schema is 0.65 MB): a device such as
+# /dev/zero must not be read until memory runs out.
+MAX_FILE_SIZE = 128 << 20
+# Includes nested deeper than this are refused, rather than exhausting the stack.
+MAX_INCLUDE_DEPTH = 64
+
+
 def _read_text(fname: str, info: SourceInfo | None) -> str:
     with open(fname, "rb") as stream:
-        data = stream.read()
+        data = stream.read(MAX_FILE_SIZE + 1)
+    if len(data) > MAX_FILE_SIZE:
+        raise OSError(errno.EFBIG, f"larger than {MAX_FILE_SIZE >> 20} MiB")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
         where = SourceInfo(fname, line, info, Pragma())
         raise SchemaError(where, f"invalid UTF-8 (byte 0x{data[err.start]:02x})") from None
+    if "\r" in text:  # QEMU reads in text mode: CR LF and a lone CR end lines too
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.endswith("\n"):
         text += "\n"
     return text
@@ -90,9 +102,16 @@ class FileReader:
         self.docs = docs
         self.fast_path = fast_path
         self.line = 1  # the line being read, for SourceInfo
+        self._last_info: SourceInfo | None = None
 
     def info_here(self) -> SourceInfo:
-        return SourceInfo(self.fname, self.line, self.incl_info, self.pragma)
+        # One SourceInfo per line, as QEMU has: two definitions on one line share it
+        # (and so the context of their errors).
+        last = self._last_info
+        if last is not None and last.line == self.line:
+            return last
+        info = self._last_info = SourceInfo(self.fname, self.line, self.incl_info, self.pragma)
+        return info
 
     def read(self, text: str) -> None:
         plan = plan_fast_parse(text) if self.fast_path else None
@@ -185,6 +204,13 @@ class FileReader:
             where = where.parent
         if incl_abs in self.included:
             return
+        depth = 0
+        where = info
+        while where is not None:
+            depth += 1
+            where = where.parent
+        if depth > MAX_INCLUDE_DEPTH:
+            raise SchemaError(info, f"includes nested too deeply (more than {MAX_INCLUDE_DEPTH})")
         self.included.add(incl_abs)
         try:
             text = _read_text(incl_fname, info)
