@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--balloon",
         metavar="id=ID",
         default="id=balloon0",
-        help="the balloon device's id (default id=balloon0)",
+        help="the balloon device's id (default id=balloon0; 'none' for no balloon)",
     )
     parser.add_argument(
         "--qmp",
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
             return 2
     try:
         ram_size = parse_ram_size(args.ram)
-        balloon_id = parse_device_id(args.balloon)
+        balloon_id = None if args.balloon == "none" else parse_device_id(args.balloon)
         addresses = [parse_monitor_address(text) for text in args.qmp] or [
             parse_monitor_address(f"unix:{DEFAULT_SOCKET}")
         ]

@@ -17,6 +17,7 @@ from .qom import Property, QomObject
 PAGE_SHIFT = 12  # virtio-balloon counts 4 KiB pages
 UNSET_STAT = 2**64 - 1
 MAX_POLL_INTERVAL = 2**32 - 1
+BACKEND_TYPE = "virtio-balloon-device"
 
 # virtio's stat tags, in QEMU's order, with the names QEMU reports them under
 STAT_NAMES = (
@@ -78,15 +79,22 @@ class BalloonDevice:
         self.poll_interval = value
 
     def qom_object(self, type_name: str) -> QomObject:
-        """The device as a QOM object, with QEMU's property names."""
+        """The device as QEMU shows it: the PCI device, with the stats properties of its
+        ``virtio-backend`` child also reachable on it (QEMU's property aliases)."""
+        backend = QomObject(BACKEND_TYPE)
         obj = QomObject(type_name)
-        obj.add_property(Property("guest-stats", "guest-stats", self.guest_stats))
-        obj.add_property(
-            Property(
-                "guest-stats-polling-interval",
-                "int",
-                lambda: self.poll_interval,
-                self.set_poll_interval,
+        for target in (backend, obj):
+            target.add_property(
+                Property("guest-stats", "guest statistics", self.guest_stats, owner=BACKEND_TYPE)
             )
-        )
+            target.add_property(
+                Property(
+                    "guest-stats-polling-interval",
+                    "int",
+                    lambda: self.poll_interval,
+                    self.set_poll_interval,
+                    owner=BACKEND_TYPE,
+                )
+            )
+        obj.add_child("virtio-backend", backend)
         return obj

@@ -65,10 +65,10 @@ def _info(machine: Machine, args: list[str]) -> str:
 
 
 def _balloon(machine: Machine, args: list[str]) -> str:
-    if len(args) != 1:
-        return _lines(
-            "balloon: wrong number of arguments" if args else "Parameter 'value' is missing"
-        )
+    if not args:
+        return _lines("unexpected end of expression", 'Try "help balloon" for more information')
+    if len(args) > 1:
+        return _lines("balloon: extraneous characters at the end of line")
     try:
         megabytes = int(args[0], 0)
     except ValueError:

@@ -124,8 +124,9 @@ class Machine:
 
     def system_reset(self) -> None:
         self.events.reset(guest=False, reason="host-qmp-system-reset")
-        if self.run_state == SHUTDOWN:
-            self.run_state = PAUSED
+        # As QEMU: a machine that is not running comes back from a reset in prelaunch.
+        if self.run_state != RUNNING:
+            self.run_state = PRELAUNCH
 
     def system_powerdown(self) -> None:
         self.events.powerdown()

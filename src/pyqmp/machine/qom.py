@@ -20,7 +20,7 @@ Setter = Callable[[Any], None]
 class Property:
     """A named, typed value of an object, read and written through functions."""
 
-    __slots__ = ("description", "getter", "name", "setter", "type")
+    __slots__ = ("description", "getter", "name", "owner", "setter", "type")
 
     def __init__(
         self,
@@ -29,12 +29,15 @@ class Property:
         getter: Getter | None,
         setter: Setter | None = None,
         description: str | None = None,
+        owner: str | None = None,
     ) -> None:
         self.name = name
         self.type = type_name
         self.getter = getter
         self.setter = setter
         self.description = description
+        # the type named in errors, where the property is an alias of another object's
+        self.owner = owner
 
 
 class QomObject:
@@ -62,18 +65,46 @@ class ObjectTree:
         self.root = QomObject("container")
 
     def resolve(self, path: str) -> QomObject:
-        """The object at ``path``; DeviceNotFound as QEMU's qom commands answer."""
-        node: QomObject | None = self.root
-        if not path.startswith("/"):
-            node = None  # QEMU resolves partial paths; the machine's are all unique
-        else:
-            for part in path.strip("/").split("/"):
-                if not part:
-                    continue
-                node = node.children.get(part) if node is not None else None
-        if node is None:
+        """The object at ``path``, absolute or partial (a unique trailing part, as QEMU
+        resolves ``balloon0``); DeviceNotFound or ambiguity as QEMU answers them."""
+        if path.startswith("/"):
+            node: QomObject | None = self.root
+            for part in path.split("/"):
+                if part and node is not None:
+                    node = node.children.get(part)
+            if node is None:
+                raise CommandError(f"Device '{path}' not found", DEVICE_NOT_FOUND)
+            return node
+        parts = [part for part in path.split("/") if part]
+        matches = [obj for obj in self._walk(self.root) if parts and self._ends_with(obj, parts)]
+        if len(matches) > 1:
+            raise CommandError(f"Path '{path}' is ambiguous")
+        if not matches:
             raise CommandError(f"Device '{path}' not found", DEVICE_NOT_FOUND)
-        return node
+        return matches[0]
+
+    def _walk(self, node: QomObject) -> list[QomObject]:
+        found = [node]
+        for child in node.children.values():
+            found.extend(self._walk(child))
+        return found
+
+    def _ends_with(self, obj: QomObject, parts: list[str]) -> bool:
+        """Whether the path of ``obj`` ends with ``parts``."""
+        node: QomObject | None = obj
+        for part in reversed(parts):
+            parent = self._parents().get(id(node))
+            if parent is None or parent.children.get(part) is not node:
+                return False
+            node = parent
+        return True
+
+    def _parents(self) -> dict[int, QomObject]:
+        parents: dict[int, QomObject] = {}
+        for node in self._walk(self.root):
+            for child in node.children.values():
+                parents[id(child)] = node
+        return parents
 
     def get(self, path: str, name: str) -> Any:
         obj = self.resolve(path)
@@ -83,7 +114,7 @@ class ObjectTree:
         if name in obj.children:
             return f"{path.rstrip('/')}/{name}"
         if prop.getter is None:
-            raise CommandError(f"Property '{obj.type_name}.{name}' is not readable")
+            raise CommandError(f"Property '{prop.owner or obj.type_name}.{name}' is not readable")
         return prop.getter()
 
     def set(self, path: str, name: str, value: Any) -> None:
@@ -92,5 +123,5 @@ class ObjectTree:
         if prop is None:
             raise CommandError(f"Property '{obj.type_name}.{name}' not found")
         if prop.setter is None:
-            raise CommandError(f"Property '{obj.type_name}.{name}' is not writable")
+            raise CommandError(f"Property '{prop.owner or obj.type_name}.{name}' is not writable")
         prop.setter(value)
