@@ -100,8 +100,7 @@ class PyqmpTarget(Target):
 
     def argv(self, sockets: Sequence[str], options: MachineOptions) -> list[str]:
         argv = [self.python, "-m", "pyqmp", "machine", "-S"]
-        if options.balloon:
-            argv += ["--balloon", f"id={BALLOON_ID}"]
+        argv += ["--balloon", f"id={BALLOON_ID}" if options.balloon else "none"]
         if options.name is not None:
             argv += ["--name", options.name]
         if options.uuid is not None:

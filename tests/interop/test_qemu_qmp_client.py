@@ -22,7 +22,7 @@ from qemu.qmp import EventListener, ExecuteError, QMPClient
 from qmp_sessions import MACHINE_COMMANDS
 from qmp_targets import BALLOON_PATH, Target, TargetProcess, make_target
 
-TARGET_NAMES = ["qemu"]
+TARGET_NAMES = ["qemu", "pyqmp"]
 TIMEOUT_SECONDS = 10.0
 RAM_BYTES = 128 << 20
 

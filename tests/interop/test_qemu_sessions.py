@@ -30,7 +30,7 @@ from qmp_sessions import (
 )
 from qmp_targets import Target, make_target
 
-TARGET_NAMES = ["qemu"]
+TARGET_NAMES = ["qemu", "pyqmp"]
 
 # ---------------------------------------------------------------------------------------------
 # How normalized messages look
@@ -393,3 +393,15 @@ def check_wire_shape_only(transcript: Transcript) -> None:
     for record in transcript["steps"]:
         assert all(line.endswith("\r\n") for line in record["received"]), record["step"]
         assert not record["timed_out"], record["step"]
+
+
+@pytest.mark.parametrize("session", SESSIONS, ids=[session.name for session in SESSIONS])
+def test_pyqmp_machine_answers_as_qemu(qemu_binary: Path, session: Session) -> None:
+    """The same session, run live against QEMU 7.2 and against `pyqmp machine`, gives the
+    same normalized transcript: error classes exactly, descs where clients depend on them,
+    the shape of everything else (test_session also holds each to the written EXPECTED)."""
+    qemu = normalize_transcript(session, run_session(make_target("qemu", str(qemu_binary)),
+                                                     session))
+    pyqmp = normalize_transcript(session, run_session(make_target("pyqmp"), session))
+    differences = diff_normalized(qemu, pyqmp)
+    assert not differences, f"session {session.name}, qemu vs pyqmp:\n" + "\n".join(differences)

@@ -23,7 +23,7 @@ from ..server.dispatch import Dispatcher
 from ..server.runtime import QMPServer
 from . import machine_qapi as api
 from .hmp import HumanMonitor
-from .machine import QEMU_API_LEVEL, Machine, MachineConfig
+from .machine import Machine, MachineConfig
 from .options import MonitorAddress
 
 # Commands whose answer never changes while the machine runs: encoded once.
@@ -56,18 +56,14 @@ class RunningMachine:
             CONSTANT_RESULTS,
         )
         version = self.machine.query_version()
-        self.greeting = {
-            "QMP": {
-                "version": {
-                    "qemu": {
-                        "micro": QEMU_API_LEVEL.micro,
-                        "minor": QEMU_API_LEVEL.minor,
-                        "major": QEMU_API_LEVEL.major,
-                    },
-                    "package": version.package,
-                },
-                "capabilities": ["oob"],
-            }
+        # QEMU's member order (major, minor, micro), so the greeting's bytes are QEMU's
+        self.version = {
+            "qemu": {
+                "major": version.qemu.major,
+                "minor": version.qemu.minor,
+                "micro": version.qemu.micro,
+            },
+            "package": version.package,
         }
 
     def _send_event(self, name: str, data: dict[str, object] | None) -> None:
@@ -79,7 +75,7 @@ class RunningMachine:
             self.server.request_close()
 
     async def serve(self, addresses: Sequence[MonitorAddress], announce: bool = True) -> None:
-        server = self.server = QMPServer(self.dispatcher, self.greeting)
+        server = self.server = QMPServer(self.dispatcher, self.version)
         for address in addresses:
             if address.kind == "unix":
                 await server.listen_unix(address.path)

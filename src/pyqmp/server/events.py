@@ -13,9 +13,10 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-import msgspec
+from msgspec import to_builtins
 
-_encode = msgspec.json.Encoder().encode
+from ..protocol import EventTimestamp
+from ..protocol import encode_event as protocol_encode_event
 
 # QEMU's throttled events (monitor/monitor.c), period in seconds.
 QEMU_THROTTLED_EVENTS: dict[str, float] = {
@@ -37,15 +38,9 @@ class EventSink(Protocol):
 
 
 def encode_event(name: str, data: Any, now: float | None = None) -> bytes:
-    """One event message, as QEMU writes it (CR LF terminated)."""
-    stamp = time.time() if now is None else now
-    seconds = int(stamp)
-    micro = int((stamp - seconds) * 1_000_000)
-    head = b'{"timestamp": {"seconds": %d, "microseconds": %d}, "event": ' % (seconds, micro)
-    body = head + _encode(name)
-    if data is not None:
-        body += b', "data": ' + _encode(data)
-    return body + b"}\r\n"
+    """One event message, as QEMU writes it (the protocol engine's encoding)."""
+    stamp = EventTimestamp.from_seconds(time.time() if now is None else now)
+    return protocol_encode_event(name, None if data is None else to_builtins(data), stamp)
 
 
 class _Throttle:

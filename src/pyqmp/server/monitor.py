@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from .. import protocol
 from .dispatch import Dispatcher
@@ -37,13 +37,13 @@ class Monitor(asyncio.Protocol):
     def __init__(
         self,
         dispatcher: Dispatcher,
-        greeting: dict[str, Any],
+        version: dict[str, Any],
         on_negotiated: Callable[[Monitor], None],
         on_closed: Callable[[Monitor], None],
     ) -> None:
         self.dispatcher = dispatcher
         self.engine = protocol.ServerConnection(
-            greeting,
+            version,
             command_exists=dispatcher.__contains__,
             allows_oob=dispatcher.allows_oob,
         )
@@ -59,8 +59,8 @@ class Monitor(asyncio.Protocol):
     # -- asyncio callbacks -------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # (uvloop's transports are not asyncio.Transport subclasses, but behave as one)
+        self.transport = transport = cast(asyncio.Transport, transport)
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         transport.write(self.engine.greeting())
 
@@ -70,15 +70,11 @@ class Monitor(asyncio.Protocol):
         out: list[bytes] = []
         while True:
             event = engine.next_event()
-            if event is protocol.NEED_DATA:
+            if not isinstance(event, protocol.CommandRequest):
+                break  # NEED_DATA (or PAUSED: never, since every request is answered at once)
+            out.append(self._run(event))
+            if self.closing:
                 break
-            if isinstance(event, protocol.CommandRequest):
-                out.append(self._run(event))
-                if self.closing:
-                    break
-            pending = engine.data_to_send()
-            if pending:
-                out.append(pending)
         pending = engine.data_to_send()
         if pending:
             out.append(pending)

@@ -20,11 +20,12 @@ from .monitor import Monitor
 
 
 class QMPServer:
-    """Serve ``dispatcher``'s commands with ``greeting`` (the ``QMP`` object's content)."""
+    """Serve ``dispatcher``'s commands; ``version`` is what the greeting reports
+    (``query-version``'s answer: ``{"qemu": {"major", "minor", "micro"}, "package"}``)."""
 
-    def __init__(self, dispatcher: Dispatcher, greeting: dict[str, Any]) -> None:
+    def __init__(self, dispatcher: Dispatcher, version: dict[str, Any]) -> None:
         self.dispatcher = dispatcher
-        self.greeting = greeting
+        self.version = version
         self.loop = asyncio.get_running_loop()
         self.events = EventBus(self.loop.call_later)
         self.monitors: set[Monitor] = set()
@@ -33,7 +34,7 @@ class QMPServer:
         self._closed = asyncio.Event()
 
     def _make_monitor(self) -> Monitor:
-        monitor = Monitor(self.dispatcher, self.greeting, self.events.add, self._forget)
+        monitor = Monitor(self.dispatcher, self.version, self.events.add, self._forget)
         self.monitors.add(monitor)
         return monitor
 
