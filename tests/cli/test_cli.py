@@ -42,12 +42,9 @@ def test_schema_help_lists_every_subcommand() -> None:
 @pytest.mark.parametrize(
     ("args", "name"),
     [
-        (["machine"], "machine"),
-        (["machine", "-S", "-m", "512M", "--qmp", "unix:/tmp/x.sock"], "machine"),
         (["shell", "unix:/tmp/x.sock"], "shell"),
         (["client", "unix:/tmp/x.sock", "query-status"], "client"),
         (["guest"], "guest"),
-        (["schema", "gen", "python", "s.json", "-o", "out"], "schema gen"),
         (["schema", "doc", "s.json", "-o", "out.html"], "schema doc"),
         (["schema", "diff", "old.json", "new.json"], "schema diff"),
     ],
@@ -81,3 +78,44 @@ def test_schema_check_rejects_extra_arguments() -> None:
     result = run_pyqmp("schema", "check", "a.json", "b.json")
     assert result.returncode == 2
     assert "unrecognized arguments: b.json" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["machine", "-m", "lots"], "invalid RAM size 'lots'"),
+        (["machine", "--qmp", "udp:1"], "invalid monitor address 'udp:1'"),
+        (["machine", "--balloon", "bus=pci.0"], "invalid device option 'bus=pci.0'"),
+        (["machine", "--uuid", "not-a-uuid"], "badly formed hexadecimal UUID string"),
+        (["machine", "--guest-fault", "hang"], "--guest-fault is not built yet"),
+    ],
+)
+def test_machine_option_errors(args: list[str], message: str) -> None:
+    result = run_pyqmp(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_schema_gen_python_writes_a_module(tmp_path: Path) -> None:
+    schema = tmp_path / "tiny-api.json"
+    schema.write_text(
+        "{ 'struct': 'Point', 'data': { 'x': 'int', '*label': 'str' } }\n"
+        "{ 'command': 'move', 'data': { 'to': 'Point' }, 'returns': 'Point' }\n"
+        "{ 'event': 'MOVED', 'data': { 'to': 'Point' } }\n"
+    )
+    result = run_pyqmp("schema", "gen", "python", str(schema), "-o", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "out" / "tiny_api_qapi.py").read_text()
+    assert "class Point(msgspec.Struct" in text
+    assert "def move(self, *, to: Point) -> Point:" in text
+    assert "def moved(self, *, to: Point) -> None:" in text
+
+
+def test_schema_gen_python_reports_schema_errors(tmp_path: Path) -> None:
+    schema = tmp_path / "bad.json"
+    schema.write_text("{ 'struct': 'point', 'data': {} }\n")
+    result = run_pyqmp("schema", "gen", "python", str(schema), "-o", str(tmp_path / "out"))
+    assert result.returncode == 1
+    assert result.stderr.endswith("bad.json:1: name of struct must use CamelCase\n")
+    assert not (tmp_path / "out").exists()

@@ -21,40 +21,11 @@ Uint16 = Annotated[int, msgspec.Meta(ge=0, le=65535)]
 Uint32 = Annotated[int, msgspec.Meta(ge=0, le=4294967295)]
 Uint64 = Annotated[int, msgspec.Meta(ge=-9223372036854775808, le=18446744073709551615)]
 Size = Annotated[int, msgspec.Meta(ge=-9223372036854775808, le=18446744073709551615)]
-QMPCapability = Literal["oob"]
-SchemaMetaType = Literal["builtin", "enum", "array", "object", "alternate", "command", "event"]
-JSONType = Literal["string", "number", "int", "boolean", "null", "object", "array", "value"]
-RunState = Literal[
-    "debug",
-    "inmigrate",
-    "internal-error",
-    "io-error",
-    "paused",
-    "postmigrate",
-    "prelaunch",
-    "finish-migrate",
-    "restore-vm",
-    "running",
-    "save-vm",
-    "shutdown",
-    "suspended",
-    "watchdog",
-    "guest-panicked",
-    "colo",
-]
-ShutdownCause = Literal[
-    "none",
-    "host-error",
-    "host-qmp-quit",
-    "host-qmp-system-reset",
-    "host-signal",
-    "host-ui",
-    "guest-shutdown",
-    "guest-reset",
-    "guest-panic",
-    "subsystem-reset",
-    "snapshot-load",
-]
+QMPCapability = Literal['oob']
+SchemaMetaType = Literal['builtin', 'enum', 'array', 'object', 'alternate', 'command', 'event']
+JSONType = Literal['string', 'number', 'int', 'boolean', 'null', 'object', 'array', 'value']
+RunState = Literal['debug', 'inmigrate', 'internal-error', 'io-error', 'paused', 'postmigrate', 'prelaunch', 'finish-migrate', 'restore-vm', 'running', 'save-vm', 'shutdown', 'suspended', 'watchdog', 'guest-panicked', 'colo']
+ShutdownCause = Literal['none', 'host-error', 'host-qmp-quit', 'host-qmp-system-reset', 'host-signal', 'host-ui', 'guest-shutdown', 'guest-reset', 'guest-panic', 'subsystem-reset', 'snapshot-load']
 
 
 class _Empty(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -82,19 +53,15 @@ class CommandInfo(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     name: str
 
 
-class SchemaInfo_builtin(
-    msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag_field="meta-type", tag="builtin"
-):
+class SchemaInfo_builtin(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag_field='meta-type', tag='builtin'):
     """One entity of the interface."""
 
     name: str
     features: list[str] | msgspec.UnsetType = msgspec.UNSET
-    json_type: JSONType = msgspec.field(name="json-type")
+    json_type: JSONType = msgspec.field(name='json-type')
 
 
-class SchemaInfo_enum(
-    msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag_field="meta-type", tag="enum"
-):
+class SchemaInfo_enum(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag_field='meta-type', tag='enum'):
     """One entity of the interface."""
 
     name: str
@@ -103,19 +70,15 @@ class SchemaInfo_enum(
     values: list[str]
 
 
-class SchemaInfo_array(
-    msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag_field="meta-type", tag="array"
-):
+class SchemaInfo_array(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag_field='meta-type', tag='array'):
     """One entity of the interface."""
 
     name: str
     features: list[str] | msgspec.UnsetType = msgspec.UNSET
-    element_type: str = msgspec.field(name="element-type")
+    element_type: str = msgspec.field(name='element-type')
 
 
-class SchemaInfo_object(
-    msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag_field="meta-type", tag="object"
-):
+class SchemaInfo_object(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag_field='meta-type', tag='object'):
     """One entity of the interface."""
 
     name: str
@@ -125,9 +88,7 @@ class SchemaInfo_object(
     variants: list[SchemaInfoObjectVariant] | msgspec.UnsetType = msgspec.UNSET
 
 
-class SchemaInfo_alternate(
-    msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag_field="meta-type", tag="alternate"
-):
+class SchemaInfo_alternate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag_field='meta-type', tag='alternate'):
     """One entity of the interface."""
 
     name: str
@@ -135,32 +96,28 @@ class SchemaInfo_alternate(
     members: list[SchemaInfoAlternateMember]
 
 
-class SchemaInfo_command(
-    msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag_field="meta-type", tag="command"
-):
+class SchemaInfo_command(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag_field='meta-type', tag='command'):
     """One entity of the interface."""
 
     name: str
     features: list[str] | msgspec.UnsetType = msgspec.UNSET
-    arg_type: str = msgspec.field(name="arg-type")
-    ret_type: str = msgspec.field(name="ret-type")
-    allow_oob: bool | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name="allow-oob")
+    arg_type: str = msgspec.field(name='arg-type')
+    ret_type: str = msgspec.field(name='ret-type')
+    allow_oob: bool | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name='allow-oob')
 
 
-class SchemaInfo_event(
-    msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag_field="meta-type", tag="event"
-):
+class SchemaInfo_event(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag_field='meta-type', tag='event'):
     """One entity of the interface."""
 
     name: str
     features: list[str] | msgspec.UnsetType = msgspec.UNSET
-    arg_type: str = msgspec.field(name="arg-type")
+    arg_type: str = msgspec.field(name='arg-type')
 
 
 class SchemaInfoBuiltin(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """What a predefined type adds."""
 
-    json_type: JSONType = msgspec.field(name="json-type")
+    json_type: JSONType = msgspec.field(name='json-type')
 
 
 class SchemaInfoEnum(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -180,7 +137,7 @@ class SchemaInfoEnumMember(msgspec.Struct, kw_only=True, forbid_unknown_fields=T
 class SchemaInfoArray(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """What an array adds."""
 
-    element_type: str = msgspec.field(name="element-type")
+    element_type: str = msgspec.field(name='element-type')
 
 
 class SchemaInfoObject(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -203,7 +160,7 @@ class SchemaInfoObjectMember(msgspec.Struct, kw_only=True, forbid_unknown_fields
 class SchemaInfoObjectVariant(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """The members a tag value adds."""
 
-    case_: str = msgspec.field(name="case")
+    case_: str = msgspec.field(name='case')
     type: str
 
 
@@ -222,15 +179,15 @@ class SchemaInfoAlternateMember(msgspec.Struct, kw_only=True, forbid_unknown_fie
 class SchemaInfoCommand(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """What a command adds."""
 
-    arg_type: str = msgspec.field(name="arg-type")
-    ret_type: str = msgspec.field(name="ret-type")
-    allow_oob: bool | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name="allow-oob")
+    arg_type: str = msgspec.field(name='arg-type')
+    ret_type: str = msgspec.field(name='ret-type')
+    allow_oob: bool | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name='allow-oob')
 
 
 class SchemaInfoEvent(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """What an event adds."""
 
-    arg_type: str = msgspec.field(name="arg-type")
+    arg_type: str = msgspec.field(name='arg-type')
 
 
 class StatusInfo(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -265,28 +222,16 @@ class ObjectPropertyInfo(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
     name: str
     type: str
     description: str | msgspec.UnsetType = msgspec.UNSET
-    default_value: Any | msgspec.UnsetType = msgspec.field(
-        default=msgspec.UNSET, name="default-value"
-    )
+    default_value: Any | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name='default-value')
 
 
-SchemaInfo = (
-    SchemaInfo_builtin
-    | SchemaInfo_enum
-    | SchemaInfo_array
-    | SchemaInfo_object
-    | SchemaInfo_alternate
-    | SchemaInfo_command
-    | SchemaInfo_event
-)
+SchemaInfo = SchemaInfo_builtin | SchemaInfo_enum | SchemaInfo_array | SchemaInfo_object | SchemaInfo_alternate | SchemaInfo_command | SchemaInfo_event
 
 
 class Commands(Protocol):
     """The commands of the schema: implement these to serve it."""
 
-    def qmp_capabilities(
-        self, *, enable: list[QMPCapability] | msgspec.UnsetType = msgspec.UNSET
-    ) -> None:
+    def qmp_capabilities(self, *, enable: list[QMPCapability] | msgspec.UnsetType = msgspec.UNSET) -> None:
         """Leave capabilities negotiation and enter command mode."""
         ...
 
@@ -302,9 +247,7 @@ class Commands(Protocol):
         """Shut the machine down and exit, without asking the guest."""
         ...
 
-    def human_monitor_command(
-        self, *, command_line: str, cpu_index: Int | msgspec.UnsetType = msgspec.UNSET
-    ) -> str:
+    def human_monitor_command(self, *, command_line: str, cpu_index: Int | msgspec.UnsetType = msgspec.UNSET) -> str:
         """Run a command of the human monitor and return its output."""
         ...
 
@@ -366,8 +309,8 @@ class _qmp_capabilities_arguments(msgspec.Struct, kw_only=True, forbid_unknown_f
 
 
 class _human_monitor_command_arguments(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    command_line: str = msgspec.field(name="command-line")
-    cpu_index: Int | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name="cpu-index")
+    command_line: str = msgspec.field(name='command-line')
+    cpu_index: Int | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name='cpu-index')
 
 
 class _balloon_arguments(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -391,32 +334,32 @@ class _qom_set_arguments(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
 
 # The dispatcher's tables: wire names to methods and argument types.
 COMMAND_METHODS: dict[str, str] = {
-    "qmp_capabilities": "qmp_capabilities",
-    "query-version": "query_version",
-    "query-commands": "query_commands",
-    "quit": "quit",
-    "human-monitor-command": "human_monitor_command",
-    "query-qmp-schema": "query_qmp_schema",
-    "query-status": "query_status",
-    "stop": "stop",
-    "cont": "cont",
-    "system_reset": "system_reset",
-    "system_powerdown": "system_powerdown",
-    "query-name": "query_name",
-    "query-uuid": "query_uuid",
-    "balloon": "balloon",
-    "query-balloon": "query_balloon",
-    "qom-list": "qom_list",
-    "qom-get": "qom_get",
-    "qom-set": "qom_set",
+    'qmp_capabilities': 'qmp_capabilities',
+    'query-version': 'query_version',
+    'query-commands': 'query_commands',
+    'quit': 'quit',
+    'human-monitor-command': 'human_monitor_command',
+    'query-qmp-schema': 'query_qmp_schema',
+    'query-status': 'query_status',
+    'stop': 'stop',
+    'cont': 'cont',
+    'system_reset': 'system_reset',
+    'system_powerdown': 'system_powerdown',
+    'query-name': 'query_name',
+    'query-uuid': 'query_uuid',
+    'balloon': 'balloon',
+    'query-balloon': 'query_balloon',
+    'qom-list': 'qom_list',
+    'qom-get': 'qom_get',
+    'qom-set': 'qom_set',
 }
 COMMAND_ARGUMENTS: dict[str, Any] = {  # msgspec types to decode into
-    "qmp_capabilities": _qmp_capabilities_arguments,
-    "human-monitor-command": _human_monitor_command_arguments,
-    "balloon": _balloon_arguments,
-    "qom-list": _qom_list_arguments,
-    "qom-get": _qom_get_arguments,
-    "qom-set": _qom_set_arguments,
+    'qmp_capabilities': _qmp_capabilities_arguments,
+    'human-monitor-command': _human_monitor_command_arguments,
+    'balloon': _balloon_arguments,
+    'qom-list': _qom_list_arguments,
+    'qom-get': _qom_get_arguments,
+    'qom-set': _qom_set_arguments,
 }
 BOXED_COMMANDS: frozenset[str] = frozenset(())
 
@@ -430,32 +373,32 @@ class Events:
     def stop(self) -> None:
         """The guest stopped."""
 
-        self._send("STOP", None)
+        self._send('STOP', None)
 
     def resume(self) -> None:
         """The guest resumed."""
 
-        self._send("RESUME", None)
+        self._send('RESUME', None)
 
     def reset(self, *, guest: bool, reason: ShutdownCause) -> None:
         """The machine was reset."""
 
-        data: dict[str, Any] = {"guest": guest, "reason": reason}
-        self._send("RESET", data)
+        data: dict[str, Any] = {'guest': guest, 'reason': reason}
+        self._send('RESET', data)
 
     def powerdown(self) -> None:
         """The guest was asked to power down."""
 
-        self._send("POWERDOWN", None)
+        self._send('POWERDOWN', None)
 
     def shutdown(self, *, guest: bool, reason: ShutdownCause) -> None:
         """The machine shut down."""
 
-        data: dict[str, Any] = {"guest": guest, "reason": reason}
-        self._send("SHUTDOWN", data)
+        data: dict[str, Any] = {'guest': guest, 'reason': reason}
+        self._send('SHUTDOWN', data)
 
     def balloon_change(self, *, actual: Int) -> None:
         """The guest's memory size changed through ballooning. Throttled to one per second, the last one always delivered."""
 
-        data: dict[str, Any] = {"actual": actual}
-        self._send("BALLOON_CHANGE", data)
+        data: dict[str, Any] = {'actual': actual}
+        self._send('BALLOON_CHANGE', data)
