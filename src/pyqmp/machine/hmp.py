@@ -8,6 +8,7 @@ prints it (lines end in CR LF on the QMP passthrough, as QEMU's do).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 from ..server.errors import CommandError
 from .machine import PAUSED, Machine
@@ -46,22 +47,40 @@ def _info_uuid(machine: Machine, args: list[str]) -> str:
     return _lines(machine.query_uuid().UUID)
 
 
-INFO_COMMANDS: dict[str, HmpHandler] = {
-    "status": _info_status,
-    "balloon": _info_balloon,
-    "version": _info_version,
-    "name": _info_name,
-    "uuid": _info_uuid,
-}
+class HmpCommand(NamedTuple):
+    """An HMP command: ``names`` as QEMU lists them (``cont|c``), for ``help``."""
+
+    names: str
+    params: str
+    help: str
+    handler: HmpHandler
+
+
+INFO_COMMANDS = (
+    HmpCommand("balloon", "", "show balloon information", _info_balloon),
+    HmpCommand("name", "", "show the current VM name", _info_name),
+    HmpCommand("status", "", "show the current VM status (running|paused)", _info_status),
+    HmpCommand("uuid", "", "show the current VM UUID", _info_uuid),
+    HmpCommand("version", "", "show the version of QEMU", _info_version),
+)
+
+
+def _help_lines(commands: tuple[HmpCommand, ...], prefix: str = "") -> str:
+    # QEMU's format: "name params -- help"; qmp-shell completes from these lines
+    return _lines(*(f"{prefix}{c.names} {c.params} -- {c.help}" for c in commands))
+
+
+def _lookup(commands: tuple[HmpCommand, ...], name: str) -> HmpCommand | None:
+    return next((c for c in commands if name in c.names.split("|")), None)
 
 
 def _info(machine: Machine, args: list[str]) -> str:
     if not args:
-        return _lines(*(f"info {name}" for name in INFO_COMMANDS))
-    handler = INFO_COMMANDS.get(args[0])
-    if handler is None:
-        return _lines(f"unknown command: 'info {args[0]}'")
-    return handler(machine, args[1:])
+        return _help_lines(INFO_COMMANDS, "info ")
+    command = _lookup(INFO_COMMANDS, args[0])
+    if command is None:
+        return _help_lines(INFO_COMMANDS, "info ")
+    return command.handler(machine, args[1:])
 
 
 def _balloon(machine: Machine, args: list[str]) -> str:
@@ -85,18 +104,32 @@ def _no_arguments(method: Callable[[Machine], None]) -> HmpHandler:
     return handler
 
 
-COMMANDS: dict[str, HmpHandler] = {
-    "info": _info,
-    "i": _info,
-    "balloon": _balloon,
-    "stop": _no_arguments(Machine.stop),
-    "cont": _no_arguments(Machine.cont),
-    "c": _no_arguments(Machine.cont),
-    "system_reset": _no_arguments(Machine.system_reset),
-    "system_powerdown": _no_arguments(Machine.system_powerdown),
-    "quit": _no_arguments(Machine.quit),
-    "q": _no_arguments(Machine.quit),
-}
+def _help(machine: Machine, args: list[str]) -> str:
+    if not args:
+        return _help_lines(COMMANDS)
+    if args[0] == "info":
+        return _help_lines(INFO_COMMANDS, "info ")
+    command = _lookup(COMMANDS, args[0])
+    if command is None:
+        return _lines(f"unknown command: '{args[0]}'")
+    return _help_lines((command,))
+
+
+COMMANDS = (
+    HmpCommand("balloon", "target", "request VM to change its memory allocation (in MB)", _balloon),
+    HmpCommand("cont|c", "", "resume emulation", _no_arguments(Machine.cont)),
+    HmpCommand("help|?", "[cmd]", "show the help", _help),
+    HmpCommand("info", "[subcommand]", "show various information about the system state", _info),
+    HmpCommand("quit|q", "", "quit the emulator", _no_arguments(Machine.quit)),
+    HmpCommand("stop|s", "", "stop emulation", _no_arguments(Machine.stop)),
+    HmpCommand(
+        "system_powerdown",
+        "",
+        "send system power down event",
+        _no_arguments(Machine.system_powerdown),
+    ),
+    HmpCommand("system_reset", "", "reset the system", _no_arguments(Machine.system_reset)),
+)
 
 
 class HumanMonitor:
@@ -105,17 +138,14 @@ class HumanMonitor:
     def __init__(self, machine: Machine) -> None:
         self.machine = machine
 
-    def command_names(self) -> list[str]:
-        return sorted(COMMANDS) + [f"info {name}" for name in sorted(INFO_COMMANDS)]
-
     def run(self, command_line: str) -> str:
         words = command_line.split()
         if not words:
             return ""
-        handler = COMMANDS.get(words[0])
-        if handler is None:
+        command = _lookup(COMMANDS, words[0])
+        if command is None:
             return _lines(f"unknown command: '{words[0]}'")
         try:
-            return handler(self.machine, words[1:])
+            return command.handler(self.machine, words[1:])
         except CommandError as error:
             return _lines(f"Error: {error.desc}")

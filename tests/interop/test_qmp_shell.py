@@ -1,0 +1,127 @@
+"""QEMU's interactive qmp-shell (shipped with qemu.qmp) against QEMU and `pyqmp machine`.
+
+Driven through a pseudo-terminal, as a person types: a partial command and TAB (readline
+completion, which qmp-shell fills from query-commands in QMP mode and from HMP's `help` and
+`info` listings in HMP mode, `-H`), then Enter; the answer must appear on the screen.
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from qmp_targets import Target, make_target
+
+TARGET_NAMES = ["qemu", "pyqmp"]
+READ_TIMEOUT_SECONDS = 10.0
+
+
+def qmp_shell_command() -> str:
+    script = Path(sys.executable).parent / "qmp-shell"
+    found = str(script) if script.exists() else shutil.which("qmp-shell")
+    if found is None:
+        pytest.fail("qmp-shell (from the qemu.qmp package) is not installed: run ./test.sh")
+    return found
+
+
+class Terminal:
+    """A program on a pseudo-terminal: type into it, wait for text on its screen."""
+
+    def __init__(self, argv: list[str]) -> None:
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:  # the child
+            os.environ["TERM"] = "dumb"
+            os.execv(argv[0], argv)
+        self.screen = b""
+
+    def type(self, text: str) -> None:
+        os.write(self.fd, text.encode())
+
+    def wait_for(self, text: str, timeout: float = READ_TIMEOUT_SECONDS) -> str:
+        deadline = time.monotonic() + timeout
+        wanted = text.encode()
+        while wanted not in self.screen:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"{text!r} never appeared; screen:\n{self.screen[-2000:]!r}")
+            ready, _, _ = select.select([self.fd], [], [], left)
+            if ready:
+                try:
+                    chunk = os.read(self.fd, 65536)
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    raise AssertionError(f"{text!r} never appeared; the program ended:\n"
+                                         f"{self.screen[-2000:]!r}")
+                self.screen += chunk
+        return self.screen.decode(errors="replace")
+
+    def close(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            pid, _ = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        os.close(self.fd)
+
+
+@pytest.fixture(params=TARGET_NAMES)
+def target(request: pytest.FixtureRequest) -> Target:
+    if request.param == "qemu":
+        return make_target("qemu", str(request.getfixturevalue("qemu_binary")))
+    return make_target(request.param)
+
+
+@contextmanager
+def shell(target: Target, *options: str) -> Iterator[Terminal]:
+    with tempfile.TemporaryDirectory() as directory:
+        sock = os.path.join(directory, "qmp.sock")
+        with target.start([sock]):
+            terminal = Terminal([qmp_shell_command(), *options, sock])
+            try:
+                yield terminal
+            finally:
+                terminal.close()
+
+
+def test_qmp_mode_with_tab_completion(target: Target) -> None:
+    with shell(target) as terminal:
+        terminal.wait_for("(QEMU)")
+        terminal.type("query-statu\t\n")  # completes to query-status
+        screen = terminal.wait_for('"status": "prelaunch"')
+        assert "query-status" in screen
+        terminal.type("cont\n")
+        terminal.type("query-status\n")
+        terminal.wait_for('"status": "running"')
+        terminal.type("balloon value=0\n")
+        terminal.wait_for("Parameter 'target' expects a size")
+
+
+def test_hmp_mode_with_tab_completion(target: Target) -> None:
+    with shell(target, "-H") as terminal:
+        terminal.wait_for("(QEMU)")
+        terminal.type("info statu\t\n")  # completes to info status
+        terminal.wait_for("VM status: paused (prelaunch)")
+        terminal.type("cont\n")
+        terminal.type("info status\n")
+        terminal.wait_for("VM status: running")
+        terminal.type("info ball\t\n")
+        terminal.wait_for("balloon: actual=128")
