@@ -278,3 +278,19 @@ def test_unix_socket_mode_and_tcp_on_loopback() -> None:
         finally:
             process.kill()
             process.wait(timeout=10)
+
+
+def test_events_of_a_pipelined_burst_come_before_their_replies() -> None:
+    """Negotiation and commands in one write: the monitor is negotiated in time for the
+    events its own commands raise, which come before the command's reply (as in QEMU)."""
+    with machine() as vm:
+        client = vm.connect(0, negotiate=False)
+        assert "QMP" in client.read()
+        client.send(b'{"execute": "qmp_capabilities"}{"execute": "cont"}'
+                    b'{"execute": "stop", "id": 2}')
+        messages = [client.read() for _ in range(5)]
+        assert messages[0] == {"return": {}}
+        assert messages[1]["event"] == "RESUME"
+        assert messages[2] == {"return": {}}
+        assert messages[3]["event"] == "STOP"
+        assert messages[4] == {"return": {}, "id": 2}

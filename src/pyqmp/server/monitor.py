@@ -55,6 +55,7 @@ class Monitor(asyncio.Protocol):
         self._reading_paused = False
         self._writing_paused = False
         self.closing = False
+        self._out: list[bytes] | None = None
 
     # -- asyncio callbacks -------------------------------------------------------------
 
@@ -67,20 +68,27 @@ class Monitor(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         engine = self.engine
         engine.receive_data(data)
+        # Replies are gathered and written once per read (one syscall for a pipelined
+        # burst); events this monitor's own commands raise join the same list, so that
+        # they precede the reply, as QEMU orders them.
         out: list[bytes] = []
-        while True:
-            event = engine.next_event()
-            if not isinstance(event, protocol.CommandRequest):
-                break  # NEED_DATA (or PAUSED: never, since every request is answered at once)
-            out.append(self._run(event))
-            if self.closing:
-                break
-        pending = engine.data_to_send()
-        if pending:
-            out.append(pending)
-        if not self.negotiated and engine.negotiated:
-            self.negotiated = True
-            self._on_negotiated(self)
+        self._out = out
+        try:
+            while True:
+                event = engine.next_event()
+                pending = engine.data_to_send()
+                if pending:
+                    out.append(pending)
+                if not self.negotiated and engine.negotiated:
+                    self.negotiated = True
+                    self._on_negotiated(self)
+                if not isinstance(event, protocol.CommandRequest):
+                    break  # NEED_DATA (or PAUSED: never, every request is answered at once)
+                out.append(self._run(event))
+                if self.closing:
+                    break
+        finally:
+            self._out = None
         transport = self.transport
         if out and transport is not None:
             transport.write(b"".join(out) if len(out) > 1 else out[0])
@@ -119,6 +127,9 @@ class Monitor(asyncio.Protocol):
         return self.engine.reply_encoded_return(request, result)
 
     def send_event(self, message: bytes) -> None:
+        if self._out is not None:  # raised by a command of ours: goes before its reply
+            self._out.append(message)
+            return
         transport = self.transport
         if transport is None or transport.is_closing():
             return
