@@ -79,7 +79,7 @@ def _info(machine: Machine, args: list[str]) -> str:
         return _help_lines(INFO_COMMANDS, "info ")
     command = _lookup(INFO_COMMANDS, args[0])
     if command is None:
-        return _help_lines(INFO_COMMANDS, "info ")
+        return _lines(f"unknown command: 'info {args[0]}'")
     return command.handler(machine, args[1:])
 
 
