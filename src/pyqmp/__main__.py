@@ -1,5 +1,5 @@
-"""Entry point for ``python -m pyqmp``; the command line itself lives in :mod:`pyqmp.cli.main`."""
+"""Entry point for ``python -m pyqmp``; the command line itself lives in :mod:`pyqmp.cli`."""
 
-from pyqmp.cli.main import main
+from pyqmp.cli.entry import main
 
 raise SystemExit(main())

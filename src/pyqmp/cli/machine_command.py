@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import uuid as uuid_module
 
 DEFAULT_SOCKET = "pyqmp.sock"
 
@@ -46,6 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import uuid as uuid_module
+
     from pyqmp.machine.app import run as run_machine
     from pyqmp.machine.machine import MachineConfig
     from pyqmp.machine.options import (

@@ -145,7 +145,8 @@ class DocBlock:
                             f"'{match.group(0)}' not allowed in free-form documentation"
                         )
             if indent and line:
-                if len(line) - len(line.lstrip()) < indent:
+                # at least `indent` leading blanks (QEMU counts them with \s*)
+                if len(line) < indent or not line[:indent].isspace():
                     raise self._error(
                         f"unexpected de-indent (expected at least {indent} spaces)",
                         None if first_line is None else first_line + index,
