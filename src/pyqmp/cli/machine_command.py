@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--guest-fault",
         metavar="MODE",
         choices=["hang", "crash", "garbage", "flood", "lie", "slow"],
-        help="make the guest misbehave (not built yet)",
+        help="make the guest misbehave from the start: hang, crash, garbage, flood, lie, slow",
     )
     parser.add_argument("--compat", metavar="POLICY", help="compatibility policy (not built yet)")
 
@@ -56,10 +56,9 @@ def run(args: argparse.Namespace) -> int:
         parse_ram_size,
     )
 
-    for option, value in (("--guest-fault", args.guest_fault), ("--compat", args.compat)):
-        if value is not None:
-            print(f"pyqmp machine: {option} is not built yet", file=sys.stderr)
-            return 2
+    if args.compat is not None:
+        print("pyqmp machine: --compat is not built yet", file=sys.stderr)
+        return 2
     try:
         ram_size = parse_ram_size(args.ram)
         balloon_id = None if args.balloon == "none" else parse_device_id(args.balloon)
@@ -83,4 +82,4 @@ def run(args: argparse.Namespace) -> int:
             f"client (e.g. qmp-shell {DEFAULT_SOCKET})",
             flush=True,
         )
-    return run_machine(config, addresses)
+    return run_machine(config, addresses, args.guest_fault)

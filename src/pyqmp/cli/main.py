@@ -47,6 +47,12 @@ def _schema_gen(args: argparse.Namespace) -> int:
     return run_gen_python(args.file, args.output_dir)
 
 
+def _guest(args: argparse.Namespace) -> int:
+    from pyqmp.guest.main import main as guest_main
+
+    return guest_main(list(args.rest))
+
+
 def _add_not_built(
     subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]",
     name: str,
@@ -90,7 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_not_built(
         commands, "client", "client", "ADDRESS COMMAND [JSON-ARGS]", "run one QMP command"
     )
-    _add_not_built(commands, "guest", "guest", "...", "the guest process the machine starts")
+    guest = commands.add_parser(
+        "guest",
+        help="the guest process the machine starts (not for direct use)",
+        description="The reference machine's guest: RAM, a balloon driver and a workload, "
+        "on the channel the machine passes as --fd.",
+        formatter_class=_HelpFormatter,
+        add_help=False,
+    )
+    guest.add_argument("rest", nargs=argparse.REMAINDER)
+    guest.set_defaults(handler=_guest)
 
     schema_parser = commands.add_parser(
         "schema",

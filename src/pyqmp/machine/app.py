@@ -12,7 +12,7 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 
 import msgspec
@@ -20,14 +20,18 @@ import msgspec
 from ..schema import load_schema
 from ..schema.introspect import introspect_schema
 from ..server.dispatch import Dispatcher
+from ..server.events import QEMU_THROTTLED_EVENTS
 from ..server.runtime import QMPServer
 from . import machine_qapi as api
+from .guest_link import GuestEvents, GuestLink
 from .hmp import HumanMonitor
 from .machine import Machine, MachineConfig
 from .options import MonitorAddress
 
 # Commands whose answer never changes while the machine runs: encoded once.
 CONSTANT_RESULTS = ("query-qmp-schema", "query-commands", "query-version")
+# QEMU's throttled events, and the machine's own event a guest can trigger at will.
+THROTTLED_EVENTS = {**QEMU_THROTTLED_EVENTS, "BALLOON_STATS_UPDATE": 1.0}
 
 
 def schema_path() -> str:
@@ -37,11 +41,12 @@ def schema_path() -> str:
 class RunningMachine:
     """A machine with its QMP server, ready to listen."""
 
-    def __init__(self, config: MachineConfig) -> None:
+    def __init__(self, config: MachineConfig, guest_fault: str | None = None) -> None:
         self.schema = load_schema(schema_path())
         self.server: QMPServer | None = None
+        self.guest_fault = guest_fault
         self.events = api.Events(self._send_event)
-        self.machine = Machine(config, self.events, self._request_exit)
+        self.machine = Machine(config, self.events, self._request_exit, call_later=self._later)
         self.machine.set_human_monitor(HumanMonitor(self.machine).run)
         self.machine.commands_list = [api.CommandInfo(name=name) for name in self.schema.commands]
         self.machine.schema_info = msgspec.convert(
@@ -66,6 +71,9 @@ class RunningMachine:
             "package": version.package,
         }
 
+    def _later(self, delay: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
+        return asyncio.get_running_loop().call_later(delay, callback)
+
     def _send_event(self, name: str, data: dict[str, object] | None) -> None:
         if self.server is not None:
             self.server.emit(name, data)
@@ -75,7 +83,7 @@ class RunningMachine:
             self.server.request_close()
 
     async def serve(self, addresses: Sequence[MonitorAddress], announce: bool = True) -> None:
-        server = self.server = QMPServer(self.dispatcher, self.version)
+        server = self.server = QMPServer(self.dispatcher, self.version, THROTTLED_EVENTS)
         for address in addresses:
             if address.kind == "unix":
                 await server.listen_unix(address.path)
@@ -87,7 +95,25 @@ class RunningMachine:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self._signalled)
-        await server.wait_closed()
+        machine = self.machine
+        if machine.balloon_device is not None:
+            link = GuestLink(
+                loop,
+                machine.config.ram_size,
+                GuestEvents(
+                    machine.guest_ready,
+                    machine.guest_actual,
+                    machine.guest_stats,
+                    machine.guest_exited,
+                ),
+                self.guest_fault,
+            )
+            machine.attach_guest(link)
+        try:
+            await server.wait_closed()
+        finally:
+            if machine.guest is not None:
+                machine.guest.kill()
 
     def _signalled(self) -> None:
         # As QEMU on SIGTERM/SIGINT: the machine shuts down, and says why.
@@ -95,9 +121,11 @@ class RunningMachine:
         self._request_exit()
 
 
-def run(config: MachineConfig, addresses: Sequence[MonitorAddress]) -> int:
+def run(
+    config: MachineConfig, addresses: Sequence[MonitorAddress], guest_fault: str | None = None
+) -> int:
     """Run the machine until ``quit`` or a signal; return the exit status."""
-    machine = RunningMachine(config)
+    machine = RunningMachine(config, guest_fault)
     runner = asyncio.run
     if os.environ.get("PYQMP_NO_UVLOOP") is None:
         try:

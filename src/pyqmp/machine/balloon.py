@@ -2,14 +2,17 @@
 
 What the host knows of the balloon — the target, the guest's last reported ``actual``,
 the last statistics and when they came — is all a query ever reads: no command waits
-on the guest.  Until a guest driver reports, ``actual`` is the whole RAM and every
-statistic is unset (2^64-1), as in QEMU before the guest loads its driver.
+on the guest.  Asking the guest (a new target, a stats request) goes through
+``GuestRequests`` and returns at once; answers arrive later through ``report_*``.
+Until a guest driver reports, ``actual`` is the whole RAM and every statistic is unset
+(2^64-1 in QEMU's ``guest-stats``), as in QEMU before the guest loads its driver.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from ..server.errors import CommandError
 from .qom import Property, QomObject
@@ -19,7 +22,7 @@ UNSET_STAT = 2**64 - 1
 MAX_POLL_INTERVAL = 2**32 - 1
 BACKEND_TYPE = "virtio-balloon-device"
 
-# virtio's stat tags, in QEMU's order, with the names QEMU reports them under
+# virtio's stat tags, in tag order, with the names QEMU reports them under
 STAT_NAMES = (
     "stat-swap-in",
     "stat-swap-out",
@@ -32,24 +35,65 @@ STAT_NAMES = (
     "stat-htlb-pgalloc",
     "stat-htlb-pgfail",
 )
+MEMORY_STAT_TAGS = frozenset((4, 5, 6, 7))  # values in bytes, so at most the RAM size
+
+
+class GuestRequests(Protocol):
+    """How the device asks its guest for things; every call returns at once."""
+
+    def set_target(self, pages: int) -> None: ...
+
+    def request_stats(self) -> bool: ...
+
+
+class _NoGuest:
+    def set_target(self, pages: int) -> None:
+        pass
+
+    def request_stats(self) -> bool:
+        return False
+
+
+Scheduler = Callable[[float, Callable[[], None]], Any]
 
 
 class BalloonDevice:
-    """The balloon as the host sees it; ``on_actual_change`` reports ``actual`` moves."""
+    """The balloon as the host sees it.
 
-    def __init__(self, ram_size: int, on_actual_change: Callable[[int], None]) -> None:
+    ``on_actual_change(actual)`` and ``on_stats(stats, last_update)`` report what the
+    guest said; ``call_later`` runs the stats polling timer (none: no polling).
+    """
+
+    def __init__(
+        self,
+        ram_size: int,
+        on_actual_change: Callable[[int], None],
+        on_stats: Callable[[dict[str, int], int], None] | None = None,
+        call_later: Scheduler | None = None,
+    ) -> None:
         self.ram_size = ram_size
         self.target_pages = 0  # pages the guest is asked to give back
         self.actual_pages = 0  # pages the guest has given back, as it last reported
-        self.stats = dict.fromkeys(STAT_NAMES, UNSET_STAT)
+        self.stats: dict[str, int] = {}  # only what the guest reported
         self.stats_last_update = 0  # host time (seconds) of the last stats report
+        self.request_since: float | None = None  # host time of the oldest unanswered request
         self.poll_interval = 0  # seconds; 0 means the host does not poll
+        self.guest: GuestRequests = _NoGuest()
         self._on_actual_change = on_actual_change
+        self._on_stats = on_stats
+        self._call_later = call_later
+        self._poll_timer: Any = None
 
     @property
     def actual(self) -> int:
         """The guest's memory size in bytes, as the host last heard."""
         return self.ram_size - (self.actual_pages << PAGE_SHIFT)
+
+    @property
+    def target(self) -> int:
+        return self.ram_size - (self.target_pages << PAGE_SHIFT)
+
+    # -- requests (return at once) --------------------------------------------------------
 
     def set_target(self, value: int) -> None:
         """Ask for ``value`` bytes of guest memory (QEMU's ``balloon`` semantics)."""
@@ -57,6 +101,19 @@ class BalloonDevice:
             raise CommandError("Parameter 'target' expects a size")
         value = min(value, self.ram_size)
         self.target_pages = (self.ram_size - value) >> PAGE_SHIFT
+        self.guest.set_target(self.target_pages)
+
+    def request_stats(self) -> None:
+        """Ask the guest for statistics; their arrival is reported, never awaited."""
+        if self.guest.request_stats() and self.request_since is None:
+            self.request_since = time.time()
+
+    def guest_replaced(self) -> None:
+        """A fresh guest starts: its driver has not reported anything yet."""
+        self.request_since = None
+        self.guest.set_target(self.target_pages)
+
+    # -- reports from the guest -------------------------------------------------------------
 
     def report_actual(self, pages: int) -> None:
         """The guest driver says it holds ``pages`` pages in the balloon."""
@@ -64,8 +121,21 @@ class BalloonDevice:
             self.actual_pages = pages
             self._on_actual_change(self.actual)
 
+    def report_stats(self, entries: list[tuple[int, int]]) -> None:
+        """The guest sent statistics (tag, value), already checked for plausibility."""
+        now = int(time.time())
+        for tag, value in entries:
+            self.stats[STAT_NAMES[tag]] = value
+        self.stats_last_update = now
+        self.request_since = None
+        if self._on_stats is not None:
+            self._on_stats(dict(self.stats), now)
+
+    # -- QEMU's guest-stats and polling ---------------------------------------------------
+
     def guest_stats(self) -> dict[str, Any]:
-        return {"stats": dict(self.stats), "last-update": self.stats_last_update}
+        stats = {name: self.stats.get(name, UNSET_STAT) for name in STAT_NAMES}
+        return {"stats": stats, "last-update": self.stats_last_update}
 
     def set_poll_interval(self, value: Any) -> None:
         if not isinstance(value, int) or isinstance(value, bool):
@@ -77,6 +147,16 @@ class BalloonDevice:
         if value > MAX_POLL_INTERVAL:
             raise CommandError("timer value is too big")
         self.poll_interval = value
+        if self._poll_timer is not None:
+            self._poll_timer.cancel()
+            self._poll_timer = None
+        if value and self._call_later is not None:
+            self._poll_timer = self._call_later(value, self._poll)
+
+    def _poll(self) -> None:
+        self.request_stats()
+        if self.poll_interval and self._call_later is not None:
+            self._poll_timer = self._call_later(self.poll_interval, self._poll)
 
     def qom_object(self, type_name: str) -> QomObject:
         """The device as QEMU shows it: the PCI device, with the stats properties of its

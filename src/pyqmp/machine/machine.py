@@ -10,7 +10,7 @@ balloon's error for a zero target, QOM paths and messages).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -43,6 +43,39 @@ class MachineConfig(msgspec.Struct, kw_only=True):
     balloon_id: str | None = "balloon0"
 
 
+class GuestControl(Protocol):
+    """The guest process as the machine drives it (see ``guest_link.GuestLink``).
+
+    Every call returns at once; the guest's answers come back through the machine's
+    ``guest_*`` methods.
+    """
+
+    @property
+    def alive(self) -> bool: ...
+
+    @property
+    def frozen(self) -> bool: ...
+
+    @property
+    def malformed_frames(self) -> int: ...
+
+    def start(self) -> None: ...
+
+    def kill(self) -> None: ...
+
+    def freeze(self) -> None: ...
+
+    def thaw(self) -> None: ...
+
+    def powerdown(self) -> None: ...
+
+    def set_target(self, pages: int) -> None: ...
+
+    def request_stats(self) -> bool: ...
+
+    def set_fault(self, mode: str) -> None: ...
+
+
 class Machine:
     """The machine's state and its commands (``machine_qapi.Commands``)."""
 
@@ -52,11 +85,15 @@ class Machine:
         events: api.Events,
         request_exit: Callable[[], None],
         human_monitor: Callable[[str], str] | None = None,
+        call_later: Callable[[float, Callable[[], None]], Any] | None = None,
     ) -> None:
         self.config = config
         self.events = events
         self._request_exit = request_exit
         self._human_monitor = human_monitor
+        self.guest: GuestControl | None = None
+        self.driver_ready = False
+        self.guest_gone = False
         self.run_state: api.RunState = PRELAUNCH if config.start_paused else RUNNING
         self.commands_list: list[api.CommandInfo] = []
         self.schema_info: list[api.SchemaInfo] = []
@@ -65,7 +102,9 @@ class Machine:
         peripheral = machine.add_child("peripheral", QomObject("container"))
         self.balloon_device: BalloonDevice | None = None
         if config.balloon_id is not None:
-            self.balloon_device = BalloonDevice(config.ram_size, self._balloon_changed)
+            self.balloon_device = BalloonDevice(
+                config.ram_size, self._balloon_changed, self._stats_arrived, call_later
+            )
             peripheral.add_child(config.balloon_id, self.balloon_device.qom_object(BALLOON_TYPE))
 
     def set_human_monitor(self, human_monitor: Callable[[str], str]) -> None:
@@ -73,6 +112,50 @@ class Machine:
 
     def _balloon_changed(self, actual: int) -> None:
         self.events.balloon_change(actual=actual)
+
+    def _stats_arrived(self, stats: dict[str, int], last_update: int) -> None:
+        self.events.balloon_stats_update(stats=_guest_stats(stats), last_update=last_update)
+
+    # -- the guest -------------------------------------------------------------------------
+
+    def attach_guest(self, guest: GuestControl) -> None:
+        """Give the machine its guest; it starts now unless -S holds it until 'cont'."""
+        self.guest = guest
+        if self.balloon_device is not None:
+            self.balloon_device.guest = guest
+        if self.run_state == RUNNING:
+            self._start_guest()
+
+    def _start_guest(self) -> None:
+        if self.guest is None:
+            return
+        self.driver_ready = False
+        self.guest_gone = False
+        self.guest.start()
+        if self.balloon_device is not None:
+            self.balloon_device.guest_replaced()
+
+    def guest_ready(self, ram_pages: int) -> None:
+        self.driver_ready = True
+
+    def guest_actual(self, pages: int) -> None:
+        if self.balloon_device is not None:
+            self.balloon_device.report_actual(pages)
+
+    def guest_stats(self, entries: list[tuple[int, int]]) -> None:
+        if self.balloon_device is not None:
+            self.balloon_device.report_stats(entries)
+
+    def guest_exited(self, status: int) -> None:
+        """The guest process ended: a clean exit is a guest shutdown, anything else a
+        panic.  As QEMU with -no-shutdown: SHUTDOWN, then the machine stops and stays up."""
+        self.driver_ready = False
+        self.guest_gone = True
+        reason: api.ShutdownCause = "guest-shutdown" if status == 0 else "guest-panic"
+        self.events.shutdown(guest=True, reason=reason)
+        if self.run_state == RUNNING:
+            self.events.stop()
+        self.run_state = SHUTDOWN
 
     # -- monitor control ---------------------------------------------------------------
 
@@ -93,6 +176,8 @@ class Machine:
 
     def quit(self) -> None:
         self.events.shutdown(guest=False, reason="host-qmp-quit")
+        if self.guest is not None:
+            self.guest.kill()
         self._request_exit()
 
     def human_monitor_command(
@@ -113,23 +198,39 @@ class Machine:
         # As QEMU: only a running guest stops (and says so); prelaunch stays prelaunch.
         if self.run_state == RUNNING:
             self.run_state = PAUSED
+            if self.guest is not None:
+                self.guest.freeze()
             self.events.stop()
 
     def cont(self) -> None:
-        if self.run_state == SHUTDOWN:
+        if self.run_state == RUNNING:
+            return
+        if self.guest is None and self.run_state == SHUTDOWN:
             raise CommandError("Resetting the Virtual Machine is required")
-        if self.run_state != RUNNING:
-            self.run_state = RUNNING
-            self.events.resume()
+        if self.guest is not None:
+            if self.run_state == SHUTDOWN or not self.guest.alive:
+                self._start_guest()  # a fresh guest after a shutdown, or the first one
+            else:
+                self.guest.thaw()
+        self.run_state = RUNNING
+        self.events.resume()
 
     def system_reset(self) -> None:
         self.events.reset(guest=False, reason="host-qmp-system-reset")
+        if self.guest is not None:
+            if self.run_state == RUNNING:
+                self._start_guest()  # a fresh guest, running at once
+            else:
+                self.guest.kill()  # the fresh one starts at 'cont'
+                self.driver_ready = False
         # As QEMU: a machine that is not running comes back from a reset in prelaunch.
         if self.run_state != RUNNING:
             self.run_state = PRELAUNCH
 
     def system_powerdown(self) -> None:
         self.events.powerdown()
+        if self.guest is not None and self.guest.alive:
+            self.guest.powerdown()  # a healthy guest shuts down; a hung one does not
 
     # -- identity ----------------------------------------------------------------------
 
@@ -154,6 +255,39 @@ class Machine:
     def query_balloon(self) -> api.BalloonInfo:
         return api.BalloonInfo(actual=self._balloon().actual)
 
+    def query_balloon_stats(self) -> api.BalloonStatsInfo:
+        device = self._balloon()
+        info = api.BalloonStatsInfo(
+            stats=_guest_stats(device.stats),
+            request_outstanding=device.request_since is not None,
+            polling_interval=device.poll_interval,
+            driver=self._driver_state(),
+            actual=device.actual,
+            target=device.target,
+            malformed_frames=self.guest.malformed_frames if self.guest is not None else 0,
+        )
+        if device.stats_last_update:
+            info.last_update = device.stats_last_update
+        if device.request_since is not None:
+            info.request_since = int(device.request_since)
+        return info
+
+    def _driver_state(self) -> api.BalloonDriverState:
+        guest = self.guest
+        if self.guest_gone:
+            return "gone"
+        if guest is None or not guest.alive or not self.driver_ready:
+            return "absent"
+        return "frozen" if guest.frozen else "ready"
+
+    def balloon_stats_refresh(self) -> None:
+        self._balloon().request_stats()
+
+    def x_guest_fault(self, *, mode: api.GuestFaultMode) -> None:
+        if self.guest is None:
+            raise CommandError("The machine has no guest process")
+        self.guest.set_fault(mode)
+
     # -- object model ------------------------------------------------------------------
 
     def qom_list(self, *, path: str) -> list[api.ObjectPropertyInfo]:
@@ -168,3 +302,8 @@ class Machine:
 
     def qom_set(self, *, path: str, property: str, value: Any) -> None:
         self.qom.set(path, property, value)
+
+
+def _guest_stats(stats: dict[str, int]) -> api.BalloonGuestStats:
+    """The typed form of the stats the guest reported (only those)."""
+    return api.BalloonGuestStats(**{name.replace("-", "_"): value for name, value in stats.items()})

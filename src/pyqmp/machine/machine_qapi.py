@@ -26,6 +26,8 @@ SchemaMetaType = Literal['builtin', 'enum', 'array', 'object', 'alternate', 'com
 JSONType = Literal['string', 'number', 'int', 'boolean', 'null', 'object', 'array', 'value']
 RunState = Literal['debug', 'inmigrate', 'internal-error', 'io-error', 'paused', 'postmigrate', 'prelaunch', 'finish-migrate', 'restore-vm', 'running', 'save-vm', 'shutdown', 'suspended', 'watchdog', 'guest-panicked', 'colo']
 ShutdownCause = Literal['none', 'host-error', 'host-qmp-quit', 'host-qmp-system-reset', 'host-signal', 'host-ui', 'guest-shutdown', 'guest-reset', 'guest-panic', 'subsystem-reset', 'snapshot-load']
+BalloonDriverState = Literal['absent', 'ready', 'frozen', 'gone']
+GuestFaultMode = Literal['none', 'hang', 'crash', 'garbage', 'flood', 'lie', 'slow']
 
 
 class _Empty(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -216,6 +218,35 @@ class BalloonInfo(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     actual: Int
 
 
+class BalloonGuestStats(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The guest's memory statistics, as its balloon driver last reported them. A member is present only if the guest reported it."""
+
+    stat_swap_in: Uint64 | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name='stat-swap-in')
+    stat_swap_out: Uint64 | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name='stat-swap-out')
+    stat_major_faults: Uint64 | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name='stat-major-faults')
+    stat_minor_faults: Uint64 | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name='stat-minor-faults')
+    stat_free_memory: Uint64 | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name='stat-free-memory')
+    stat_total_memory: Uint64 | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name='stat-total-memory')
+    stat_available_memory: Uint64 | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name='stat-available-memory')
+    stat_disk_caches: Uint64 | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name='stat-disk-caches')
+    stat_htlb_pgalloc: Uint64 | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name='stat-htlb-pgalloc')
+    stat_htlb_pgfail: Uint64 | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name='stat-htlb-pgfail')
+
+
+class BalloonStatsInfo(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """What the host knows of the guest's memory statistics. How old is too old is the client's decision: @last-update says how old they are."""
+
+    stats: BalloonGuestStats
+    last_update: Int | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name='last-update')
+    request_outstanding: bool = msgspec.field(name='request-outstanding')
+    request_since: Int | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name='request-since')
+    polling_interval: Int = msgspec.field(name='polling-interval')
+    driver: BalloonDriverState
+    actual: Int
+    target: Int
+    malformed_frames: Int = msgspec.field(name='malformed-frames')
+
+
 class ObjectPropertyInfo(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A property of an object."""
 
@@ -291,6 +322,18 @@ class Commands(Protocol):
         """Report the balloon's state. Answered from what the host knows: never waits on the guest."""
         ...
 
+    def query_balloon_stats(self) -> BalloonStatsInfo:
+        """Report the guest's memory statistics as the host last received them. Answered from what the host knows: never waits on the guest."""
+        ...
+
+    def balloon_stats_refresh(self) -> None:
+        """Ask the guest for fresh memory statistics, and return at once. When they arrive, BALLOON_STATS_UPDATE is sent to every monitor. Whether to wait for it, and for how long, is the client's decision."""
+        ...
+
+    def x_guest_fault(self, *, mode: GuestFaultMode) -> None:
+        """Make the guest misbehave, for testing that it cannot hurt the host. A guest that already stopped listening does not hear it."""
+        ...
+
     def qom_list(self, *, path: str) -> list[ObjectPropertyInfo]:
         """List the properties of an object."""
         ...
@@ -315,6 +358,10 @@ class _human_monitor_command_arguments(msgspec.Struct, kw_only=True, forbid_unkn
 
 class _balloon_arguments(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     value: Int
+
+
+class _x_guest_fault_arguments(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    mode: GuestFaultMode
 
 
 class _qom_list_arguments(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -349,6 +396,9 @@ COMMAND_METHODS: dict[str, str] = {
     'query-uuid': 'query_uuid',
     'balloon': 'balloon',
     'query-balloon': 'query_balloon',
+    'query-balloon-stats': 'query_balloon_stats',
+    'balloon-stats-refresh': 'balloon_stats_refresh',
+    'x-guest-fault': 'x_guest_fault',
     'qom-list': 'qom_list',
     'qom-get': 'qom_get',
     'qom-set': 'qom_set',
@@ -357,6 +407,7 @@ COMMAND_ARGUMENTS: dict[str, Any] = {  # msgspec types to decode into
     'qmp_capabilities': _qmp_capabilities_arguments,
     'human-monitor-command': _human_monitor_command_arguments,
     'balloon': _balloon_arguments,
+    'x-guest-fault': _x_guest_fault_arguments,
     'qom-list': _qom_list_arguments,
     'qom-get': _qom_get_arguments,
     'qom-set': _qom_set_arguments,
@@ -402,3 +453,9 @@ class Events:
 
         data: dict[str, Any] = {'actual': actual}
         self._send('BALLOON_CHANGE', data)
+
+    def balloon_stats_update(self, *, stats: BalloonGuestStats, last_update: Int) -> None:
+        """The guest reported new memory statistics. Throttled to one per second, the last one always delivered."""
+
+        data: dict[str, Any] = {'stats': stats, 'last-update': last_update}
+        self._send('BALLOON_STATS_UPDATE', data)

@@ -23,11 +23,16 @@ class QMPServer:
     """Serve ``dispatcher``'s commands; ``version`` is what the greeting reports
     (``query-version``'s answer: ``{"qemu": {"major", "minor", "micro"}, "package"}``)."""
 
-    def __init__(self, dispatcher: Dispatcher, version: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        version: dict[str, Any],
+        throttled_events: dict[str, float] | None = None,
+    ) -> None:
         self.dispatcher = dispatcher
         self.version = version
         self.loop = asyncio.get_running_loop()
-        self.events = EventBus(self.loop.call_later)
+        self.events = EventBus(self.loop.call_later, throttled_events)
         self.monitors: set[Monitor] = set()
         self._servers: list[asyncio.Server] = []
         self._unix_paths: list[str] = []

@@ -1,0 +1,311 @@
+"""The host end of the guest: its process and the channel to its balloon driver.
+
+The guest is a separate process (``python -m pyqmp.guest``) joined by a socketpair that
+carries the framed protocol of :mod:`pyqmp.channel`.  Nothing here ever waits on the
+guest: the socket is non-blocking and served by the event loop; what the host sends is
+a few control frames, coalesced (only the latest target is kept, a stats request is
+not repeated while one is unsent), so a guest that stops reading cannot make the host
+buffer; what the guest sends is decoded by a bounded decoder that drops and counts
+malformed frames, and read at a bounded rate, so a flooding guest cannot take the
+host's time.  The guest's exit is noticed through a pidfd, never by waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+from .. import channel
+from .balloon import MEMORY_STAT_TAGS, PAGE_SHIFT, STAT_NAMES
+
+# Frames read from the guest per second at most; past it the host stops reading the
+# guest's socket until the next second (a flooding guest only floods itself).
+MAX_FRAMES_PER_SECOND = 200
+# Host -> guest bytes held for a guest that does not read (control frames only).
+MAX_OUTGOING = 4096
+READ_CHUNK = 16384
+
+
+class GuestEvents:
+    """What the link reports to the machine (callbacks, all on the event loop)."""
+
+    def __init__(
+        self,
+        on_ready: Callable[[int], None],
+        on_actual: Callable[[int], None],
+        on_stats: Callable[[list[tuple[int, int]]], None],
+        on_exit: Callable[[int], None],
+    ) -> None:
+        self.on_ready = on_ready
+        self.on_actual = on_actual
+        self.on_stats = on_stats
+        self.on_exit = on_exit
+
+
+class GuestLink:
+    """One guest process at a time, and its channel."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        ram_size: int,
+        events: GuestEvents,
+        fault: str | None = None,
+    ) -> None:
+        self.loop = loop
+        self.ram_size = ram_size
+        self.events = events
+        self.fault = fault
+        self.process: subprocess.Popen[bytes] | None = None
+        self.frozen = False
+        self._malformed_before = 0  # malformed frames of earlier guests, and lies
+        self._sock: socket.socket | None = None
+        self._pidfd = -1
+        self._decoder = channel.FrameDecoder(_GUEST_TYPES)
+        self._outgoing = bytearray()
+        self._pending_target: int | None = None
+        self._writer_added = False
+        self._frames_this_second = 0
+        self._second = 0
+        self._reading_paused = False
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None
+
+    @property
+    def malformed_frames(self) -> int:
+        """Frames dropped as malformed or impossible, over every guest run so far."""
+        return self._malformed_before + self._decoder.dropped + self._decoder.bad_magic
+
+    def start(self) -> None:
+        """Start a fresh guest (after stopping the current one, if any)."""
+        self.kill()
+        host_end, guest_end = socket.socketpair()
+        argv = [sys.executable, "-m", "pyqmp.guest", "--fd", str(guest_end.fileno()),
+                "--ram", str(self.ram_size)]
+        if self.fault and self.fault != "none":
+            argv += ["--fault", self.fault]
+        try:
+            self.process = subprocess.Popen(
+                argv, pass_fds=[guest_end.fileno()], stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        finally:
+            guest_end.close()
+        host_end.setblocking(False)
+        self._sock = host_end
+        self._malformed_before = self.malformed_frames
+        self._decoder = channel.FrameDecoder(_GUEST_TYPES)
+        self._outgoing.clear()
+        self.frozen = False
+        self._reading_paused = False
+        self.loop.add_reader(host_end.fileno(), self._readable)
+        self._pidfd = os.pidfd_open(self.process.pid)
+        self.loop.add_reader(self._pidfd, self._process_exited)
+        self._flush_target()
+
+    def kill(self) -> None:
+        """Stop the current guest at once (no exit is reported for it)."""
+        process = self.process
+        self._close_channel()
+        if self._pidfd >= 0:
+            self.loop.remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = -1
+        if process is not None:
+            self.process = None
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGKILL)
+            self._reap(process, 100)
+
+    def _reap(self, process: subprocess.Popen[bytes], tries: int) -> None:
+        # SIGKILL is immediate, but the exit is collected later, never waited for
+        if process.poll() is None and tries > 0:
+            self.loop.call_later(0.05, self._reap, process, tries - 1)
+
+    def freeze(self) -> None:
+        if self.process is not None and not self.frozen:
+            os.kill(self.process.pid, signal.SIGSTOP)
+            self.frozen = True
+
+    def thaw(self) -> None:
+        if self.process is not None and self.frozen:
+            os.kill(self.process.pid, signal.SIGCONT)
+            self.frozen = False
+
+    def _process_exited(self) -> None:
+        process = self.process
+        if process is None:
+            return
+        status = process.poll()
+        if status is None:
+            return
+        self.process = None
+        self.loop.remove_reader(self._pidfd)
+        os.close(self._pidfd)
+        self._pidfd = -1
+        self._drain_and_close()
+        self.events.on_exit(status)
+
+    # -- host -> guest -------------------------------------------------------------------
+
+    def set_target(self, pages: int) -> None:
+        """Ask for ``pages`` in the balloon; only the latest target is ever held."""
+        self._pending_target = pages
+        self._flush_target()
+
+    def _flush_target(self) -> None:
+        pages = self._pending_target
+        if pages is None or self._sock is None or self._outgoing:
+            return  # sent when the guest has read what it was sent before
+        if self._send(channel.encode_set_target(pages)):
+            self._pending_target = None
+
+    def request_stats(self) -> bool:
+        """Ask for stats; False if the request could not even be queued."""
+        return self._send(channel.encode_stats_request())
+
+    def powerdown(self) -> None:
+        self._send(channel.encode_powerdown())
+
+    def set_fault(self, mode: str) -> None:
+        self.fault = mode
+        self._send(channel.encode_set_fault(channel.FAULT_MODES[mode]))
+
+    def _send(self, frame: bytes) -> bool:
+        sock = self._sock
+        if sock is None or len(self._outgoing) + len(frame) > MAX_OUTGOING:
+            return False
+        if not self._outgoing:
+            try:
+                sent = sock.send(frame)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                return False
+            frame = frame[sent:]
+        if frame:
+            self._outgoing += frame
+            if not self._writer_added:
+                self.loop.add_writer(sock.fileno(), self._writable)
+                self._writer_added = True
+        return True
+
+    def _writable(self) -> None:
+        sock = self._sock
+        if sock is None:
+            return
+        try:
+            sent = sock.send(self._outgoing)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self._close_channel()
+            return
+        del self._outgoing[:sent]
+        if not self._outgoing:
+            self.loop.remove_writer(sock.fileno())
+            self._writer_added = False
+            self._flush_target()
+
+    # -- guest -> host -------------------------------------------------------------------
+
+    def _readable(self) -> None:
+        sock = self._sock
+        if sock is None:
+            return
+        try:
+            data = sock.recv(READ_CHUNK)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._close_channel()
+            return
+        self._handle(self._decoder.feed(data))
+
+    def _handle(self, frames: list[channel.Frame]) -> None:
+        for frame in frames:
+            if not self._count_frame():
+                break
+            if frame.type == channel.ACTUAL:
+                pages = channel.decode_u64(frame.payload)
+                if pages << PAGE_SHIFT > self.ram_size:
+                    self._malformed_before += 1  # a balloon bigger than the RAM: a lie
+                    continue
+                self.events.on_actual(pages)
+            elif frame.type == channel.STATS:
+                self.events.on_stats(self._plausible(channel.decode_stats(frame.payload)))
+            elif frame.type == channel.READY:
+                self.events.on_ready(channel.decode_u64(frame.payload))
+
+    def _plausible(self, entries: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Entries with known tags and possible values; the others are counted."""
+        kept = []
+        for tag, value in entries:
+            if tag >= len(STAT_NAMES) or (tag in MEMORY_STAT_TAGS and value > self.ram_size):
+                self._malformed_before += 1
+            else:
+                kept.append((tag, value))
+        return kept
+
+    def _count_frame(self) -> bool:
+        now = int(time.monotonic())
+        if now != self._second:
+            self._second = now
+            self._frames_this_second = 0
+        self._frames_this_second += 1
+        if self._frames_this_second <= MAX_FRAMES_PER_SECOND:
+            return True
+        if not self._reading_paused and self._sock is not None:
+            self._reading_paused = True
+            self.loop.remove_reader(self._sock.fileno())
+            self.loop.call_later(1.0, self._resume_reading)
+        return False
+
+    def _resume_reading(self) -> None:
+        self._reading_paused = False
+        if self._sock is not None:
+            self.loop.add_reader(self._sock.fileno(), self._readable)
+
+    def _drain_and_close(self) -> None:
+        """The guest is gone: read what it sent last (bounded), then close."""
+        sock = self._sock
+        if sock is not None and not self._reading_paused:
+            for _ in range(16):
+                try:
+                    data = sock.recv(READ_CHUNK)
+                except OSError:
+                    break
+                if not data:
+                    break
+                self._handle(self._decoder.feed(data))
+        self._close_channel()
+
+    def _close_channel(self) -> None:
+        sock = self._sock
+        if sock is None:
+            return
+        self._sock = None
+        if not self._reading_paused:
+            self.loop.remove_reader(sock.fileno())
+        self._reading_paused = False
+        if self._writer_added:
+            self.loop.remove_writer(sock.fileno())
+            self._writer_added = False
+        self._outgoing.clear()
+        sock.close()
+
+
+_GUEST_TYPES = frozenset((channel.READY, channel.ACTUAL, channel.STATS))
