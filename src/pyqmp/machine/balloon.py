@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from ..channel import STAT_QEMU_NAMES
 from ..server.errors import CommandError
 from .qom import Property, QomObject
 
@@ -23,18 +24,7 @@ MAX_POLL_INTERVAL = 2**32 - 1
 BACKEND_TYPE = "virtio-balloon-device"
 
 # virtio's stat tags, in tag order, with the names QEMU reports them under
-STAT_NAMES = (
-    "stat-swap-in",
-    "stat-swap-out",
-    "stat-major-faults",
-    "stat-minor-faults",
-    "stat-free-memory",
-    "stat-total-memory",
-    "stat-available-memory",
-    "stat-disk-caches",
-    "stat-htlb-pgalloc",
-    "stat-htlb-pgfail",
-)
+STAT_NAMES: tuple[str, ...] = tuple(STAT_QEMU_NAMES)
 MEMORY_STAT_TAGS = frozenset((4, 5, 6, 7))  # values in bytes, so at most the RAM size
 
 

@@ -84,19 +84,20 @@ class EventBus:
             self._deliver(name, data)
             throttle.timer = self._call_later(period, lambda: self._period_over(name, period))
         else:
-            throttle.pending = (data,)
+            # held back, but stamped now: QEMU's timestamp says when it happened
+            throttle.pending = (data, time.time())
 
     def _period_over(self, name: str, period: float) -> None:
         throttle = self._throttles[name]
         if throttle.pending is None:
             throttle.timer = None
             return
-        (data,) = throttle.pending
+        data, stamp = throttle.pending
         throttle.pending = None
-        self._deliver(name, data)
+        self._deliver(name, data, stamp)
         throttle.timer = self._call_later(period, lambda: self._period_over(name, period))
 
-    def _deliver(self, name: str, data: dict[str, Any] | None) -> None:
-        message = encode_event(name, data)
+    def _deliver(self, name: str, data: dict[str, Any] | None, stamp: float | None = None) -> None:
+        message = encode_event(name, data, stamp)
         for sink in list(self._sinks):
             sink.send_event(message)
