@@ -39,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--guest-fault",
         metavar="MODE",
         choices=["hang", "crash", "garbage", "flood", "lie", "slow"],
-        help="make the guest misbehave from the start: hang, crash, garbage, flood, lie, slow",
+        help="make the first guest misbehave from the start: hang, crash, garbage, flood, lie, "
+        "slow (a fresh guest after a reset behaves)",
     )
     parser.add_argument("--compat", metavar="POLICY", help="compatibility policy (not built yet)")
 

@@ -95,6 +95,7 @@ class GuestLink:
                 "--ram", str(self.ram_size)]
         if self.fault and self.fault != "none":
             argv += ["--fault", self.fault]
+        self.fault = None  # a fault is the guest's, not the machine's: fresh guests behave
         try:
             self.process = subprocess.Popen(
                 argv, pass_fds=[guest_end.fileno()], stdin=subprocess.DEVNULL,
@@ -179,7 +180,7 @@ class GuestLink:
         self._send(channel.encode_powerdown())
 
     def set_fault(self, mode: str) -> None:
-        self.fault = mode
+        """Make the current guest misbehave (a guest started later behaves)."""
         self._send(channel.encode_set_fault(channel.FAULT_MODES[mode]))
 
     def _send(self, frame: bytes) -> bool:

@@ -331,7 +331,7 @@ class Commands(Protocol):
         ...
 
     def x_guest_fault(self, *, mode: GuestFaultMode) -> None:
-        """Make the guest misbehave, for testing that it cannot hurt the host. A guest that already stopped listening does not hear it."""
+        """Make the guest misbehave, for testing that it cannot hurt the host. A guest that already stopped listening does not hear it; a fresh guest (after a reset or a shutdown) behaves."""
         ...
 
     def qom_list(self, *, path: str) -> list[ObjectPropertyInfo]:
