@@ -114,8 +114,8 @@ class BalloonDevice:
     def report_stats(self, entries: list[tuple[int, int]]) -> None:
         """The guest sent statistics (tag, value), already checked for plausibility."""
         now = int(time.time())
-        for tag, value in entries:
-            self.stats[STAT_NAMES[tag]] = value
+        # a report replaces the last one (as QEMU resets its stats first): nothing stale
+        self.stats = {STAT_NAMES[tag]: value for tag, value in entries}
         self.stats_last_update = now
         self.request_since = None
         if self._on_stats is not None:

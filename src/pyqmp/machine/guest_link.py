@@ -75,6 +75,7 @@ class GuestLink:
         self._frames_this_second = 0
         self._second = 0
         self._reading_paused = False
+        self._held: dict[int, channel.Frame] = {}  # frames over budget, one per type
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -110,6 +111,7 @@ class GuestLink:
         self._outgoing.clear()
         self.frozen = False
         self._reading_paused = False
+        self._held.clear()
         self.loop.add_reader(host_end.fileno(), self._readable)
         self._pidfd = os.pidfd_open(self.process.pid)
         self.loop.add_reader(self._pidfd, self._process_exited)
@@ -237,19 +239,29 @@ class GuestLink:
         self._handle(self._decoder.feed(data))
 
     def _handle(self, frames: list[channel.Frame]) -> None:
-        for frame in frames:
+        for index, frame in enumerate(frames):
             if not self._count_frame():
+                self._hold_back(frames[index:])
                 break
-            if frame.type == channel.ACTUAL:
-                pages = channel.decode_u64(frame.payload)
-                if pages << PAGE_SHIFT > self.ram_size:
-                    self._malformed_before += 1  # a balloon bigger than the RAM: a lie
-                    continue
-                self.events.on_actual(pages)
-            elif frame.type == channel.STATS:
-                self.events.on_stats(self._plausible(channel.decode_stats(frame.payload)))
-            elif frame.type == channel.READY:
-                self.events.on_ready(channel.decode_u64(frame.payload))
+            self._apply(frame)
+
+    def _hold_back(self, frames: list[channel.Frame]) -> None:
+        """Frames over this second's budget wait for the next one — coalesced, since a
+        later report of a kind supersedes an earlier one: at most one of each is held."""
+        for frame in frames:
+            self._held[frame.type] = frame
+
+    def _apply(self, frame: channel.Frame) -> None:
+        if frame.type == channel.ACTUAL:
+            pages = channel.decode_u64(frame.payload)
+            if pages << PAGE_SHIFT > self.ram_size:
+                self._malformed_before += 1  # a balloon bigger than the RAM: a lie
+                return
+            self.events.on_actual(pages)
+        elif frame.type == channel.STATS:
+            self.events.on_stats(self._plausible(channel.decode_stats(frame.payload)))
+        elif frame.type == channel.READY:
+            self.events.on_ready(channel.decode_u64(frame.payload))
 
     def _plausible(self, entries: list[tuple[int, int]]) -> list[tuple[int, int]]:
         """Entries with known tags and possible values; the others are counted."""
@@ -277,7 +289,10 @@ class GuestLink:
 
     def _resume_reading(self) -> None:
         self._reading_paused = False
-        if self._sock is not None:
+        held = sorted(self._held.values(), key=lambda frame: _APPLY_ORDER[frame.type])
+        self._held.clear()
+        self._handle(held)
+        if self._sock is not None and not self._reading_paused:
             self.loop.add_reader(self._sock.fileno(), self._readable)
 
     def _drain_and_close(self) -> None:
@@ -310,3 +325,4 @@ class GuestLink:
 
 
 _GUEST_TYPES = frozenset((channel.READY, channel.ACTUAL, channel.STATS))
+_APPLY_ORDER = {channel.READY: 0, channel.ACTUAL: 1, channel.STATS: 2}
