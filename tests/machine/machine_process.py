@@ -31,6 +31,14 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 Message = dict[str, Any]
 
+# Runs `pyqmp machine` with its guest replaced by a scripted one: the machine starts its guest
+# as `sys.executable -m pyqmp.guest --fd N --ram BYTES ...`, so an executable script put in
+# sys.executable's place gets exactly the guest's command line and channel.
+SCRIPTED_GUEST_SHIM = (
+    "import sys; sys.executable = sys.argv[1]; "
+    "from pyqmp.cli.entry import main; raise SystemExit(main(sys.argv[2:]))"
+)
+
 
 class MachineGone(Exception):
     """The machine closed a monitor or did not answer in time."""
@@ -170,11 +178,16 @@ class Monitor:
 class MachineProcess:
     """`pyqmp machine` with ``monitors`` unix monitors; use as a context manager."""
 
-    def __init__(self, *options: str, monitors: int = 4) -> None:
+    def __init__(self, *options: str, monitors: int = 4, guest_program: str | None = None
+                 ) -> None:
         self._directory = tempfile.TemporaryDirectory(prefix="pyqmp-e2e-")
-        self.sockets = [os.path.join(self._directory.name, f"qmp{index}.sock")
+        self.directory = self._directory.name
+        self.sockets = [os.path.join(self.directory, f"qmp{index}.sock")
                         for index in range(monitors)]
-        argv = [sys.executable, "-m", "pyqmp", "machine", *options]
+        if guest_program is None:
+            argv = [sys.executable, "-m", "pyqmp", "machine", *options]
+        else:
+            argv = [sys.executable, "-c", SCRIPTED_GUEST_SHIM, guest_program, "machine", *options]
         for path in self.sockets:
             argv += ["--qmp", f"unix:{path}"]
         self._output = tempfile.TemporaryFile()  # noqa: SIM115 -- closed in close()
