@@ -29,6 +29,7 @@ from pyqmp.channel import (
     decode_stats,
     decode_u64,
 )
+from pyqmp.machine.guest_link import die_with_parent
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 MIB = 1024 * 1024
@@ -69,6 +70,7 @@ class GuestProcess:
             argv,
             pass_fds=[guest.fileno()],
             stdin=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,  # a guest a test froze must not outlive the test
             stdout=subprocess.DEVNULL,
             stderr=self._stderr,
             env=env,
