@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import struct
 import sys
-from pathlib import Path
 
 
 def _frame(
@@ -138,36 +137,12 @@ def check_one_input(data: bytes) -> int:
     return host_frames
 
 
-def _import_instrumented() -> None:
-    import importlib
-    import pkgutil
-
-    import atheris
-
-    with atheris.instrument_imports(include=["pyqmp"]):
-        import pyqmp.channel
-
-        for module in pkgutil.iter_modules(pyqmp.channel.__path__, "pyqmp.channel."):
-            importlib.import_module(module.name)
-
-
 def main(argv: list[str]) -> int:
-    try:
-        import atheris
-    except ImportError:
-        atheris = None
-    if atheris is not None:
-        _import_instrumented()
-        atheris.Setup(argv, check_one_input)
-        atheris.Fuzz()
-        return 0
-    inputs = argv[1:]
-    corpus = [Path(name).read_bytes() for name in inputs] if inputs else SEED_CORPUS
-    print("atheris is not installed: running each input once", file=sys.stderr)
-    for number, data in enumerate(corpus):
-        count = check_one_input(data)
-        print(f"{inputs[number] if inputs else number}: {count} frames")
-    return 0
+    from fuzz_runner import run_fuzz_target
+
+    return run_fuzz_target(
+        argv, check_one_input, "pyqmp.channel", SEED_CORPUS, lambda count: f"{count} frames"
+    )
 
 
 if __name__ == "__main__":

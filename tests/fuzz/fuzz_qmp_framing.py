@@ -46,7 +46,7 @@ SEED_CORPUS: list[bytes] = [
     b'{"a": ' * 40 + b"1" + b"}" * 40,
     b'"' + b"a" * 300 + b"\x01",
     b"x" * 2000 + b" ",
-    b"@@@\xff{\"execute\": \"x\"}\t@\n",
+    b'@@@\xff{"execute": "x"}\t@\n',
     b'{"execute": "query-status"' + b" " * 500 + b"}",
 ]
 
@@ -150,36 +150,12 @@ def check_one_input(data: bytes) -> int:
     return len(items)
 
 
-def _import_instrumented() -> None:
-    import importlib
-    import pkgutil
-
-    import atheris
-
-    with atheris.instrument_imports(include=["pyqmp"]):
-        import pyqmp.protocol
-
-        for module in pkgutil.iter_modules(pyqmp.protocol.__path__, "pyqmp.protocol."):
-            importlib.import_module(module.name)
-
-
 def main(argv: list[str]) -> int:
-    try:
-        import atheris
-    except ImportError:
-        atheris = None
-    if atheris is not None:
-        _import_instrumented()
-        atheris.Setup(argv, check_one_input)
-        atheris.Fuzz()
-        return 0
-    inputs = argv[1:]
-    corpus = [Path(name).read_bytes() for name in inputs] if inputs else SEED_CORPUS
-    print("atheris is not installed: running each input once", file=sys.stderr)
-    for number, data in enumerate(corpus):
-        count = check_one_input(data)
-        print(f"{inputs[number] if inputs else number}: {count} items")
-    return 0
+    from fuzz_runner import run_fuzz_target
+
+    return run_fuzz_target(
+        argv, check_one_input, "pyqmp.protocol", SEED_CORPUS, lambda count: f"{count} items"
+    )
 
 
 if __name__ == "__main__":

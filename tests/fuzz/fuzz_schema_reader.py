@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from pathlib import Path
 
 # Small seeds that reach every stage of the compiler; the smoke test runs them too.
 SEED_CORPUS: list[bytes] = [
@@ -97,37 +96,12 @@ def _work_directory() -> str:
     return _WORK_DIRECTORY[0]
 
 
-def _import_instrumented() -> None:
-    """Import every module of the schema compiler under atheris' coverage instrumentation."""
-    import importlib
-    import pkgutil
-
-    import atheris
-
-    with atheris.instrument_imports(include=["pyqmp"]):
-        import pyqmp.schema
-
-        for module in pkgutil.iter_modules(pyqmp.schema.__path__, "pyqmp.schema."):
-            importlib.import_module(module.name)
-
-
 def main(argv: list[str]) -> int:
-    try:
-        import atheris
-    except ImportError:
-        atheris = None
-    if atheris is not None:
-        _import_instrumented()
-        atheris.Setup(argv, check_one_input)
-        atheris.Fuzz()
-        return 0
-    inputs = argv[1:]
-    corpus = [Path(name).read_bytes() for name in inputs] if inputs else SEED_CORPUS
-    print("atheris is not installed: running each input once", file=sys.stderr)
-    for number, data in enumerate(corpus):
-        outcome = check_one_input(data)
-        print(f"{inputs[number] if inputs else number}: {outcome or 'valid'}".splitlines()[0])
-    return 0
+    from fuzz_runner import run_fuzz_target
+
+    return run_fuzz_target(
+        argv, check_one_input, "pyqmp.schema", SEED_CORPUS, lambda outcome: str(outcome or "valid")
+    )
 
 
 if __name__ == "__main__":
