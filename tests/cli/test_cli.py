@@ -119,3 +119,12 @@ def test_schema_gen_python_reports_schema_errors(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.endswith("bad.json:1: name of struct must use CamelCase\n")
     assert not (tmp_path / "out").exists()
+
+
+def test_guest_command_takes_its_own_options() -> None:
+    result = run_pyqmp("guest", "--help")
+    assert result.returncode == 0
+    assert "--fd FD" in result.stdout
+    result = run_pyqmp("guest", "--fd", "99", "--ram", "1M")
+    assert result.returncode == 2
+    assert "--fd 99 is not a usable socket" in result.stderr

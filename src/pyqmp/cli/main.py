@@ -50,7 +50,8 @@ def _schema_gen(args: argparse.Namespace) -> int:
 def _guest(args: argparse.Namespace) -> int:
     from pyqmp.guest.main import main as guest_main
 
-    return guest_main(list(args.rest))
+    # the guest parses its own options (argparse leaves them as unknown here)
+    return guest_main([*args.unknown, *args.rest])
 
 
 def _add_not_built(
@@ -105,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     guest.add_argument("rest", nargs=argparse.REMAINDER)
-    guest.set_defaults(handler=_guest)
+    guest.set_defaults(handler=_guest, accepts_any_arguments=True)
 
     schema_parser = commands.add_parser(
         "schema",
@@ -218,6 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, unknown = parser.parse_known_args(argv)
     if unknown and not getattr(args, "accepts_any_arguments", False):
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    args.unknown = unknown
     handler: Handler = args.handler
     try:
         status = handler(args)
