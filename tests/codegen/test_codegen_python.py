@@ -79,3 +79,26 @@ def test_events_hand_their_data_to_send(qemu_api: ModuleType) -> None:
     events.balloon_change(actual=5)
     events.stop()
     assert sent == [("BALLOON_CHANGE", {"actual": 5}), ("STOP", None)]
+
+
+def test_schema_names_that_clash_with_the_generated_modules_own(tmp_path: Path) -> None:
+    """A schema may name a type Int or Any: it gets a trailing '_', and the module's own
+    names keep their meaning."""
+    schema_file = tmp_path / "clash.json"
+    schema_file.write_text(
+        "{ 'struct': 'Int', 'data': { 'z': 'str' } }\n"
+        "{ 'struct': 'Any', 'data': { 'y': 'int' } }\n"
+        "{ 'command': 'go', 'data': { 'v': 'int', 'w': 'any', 'x': 'Int' } }\n"
+    )
+    path = tmp_path / "clash_qapi.py"
+    path.write_text(generate_python(load_schema(str(schema_file)), "clash.json"))
+    spec = importlib.util.spec_from_file_location("clash_qapi", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["clash_qapi"] = module
+    spec.loader.exec_module(module)
+    decoded = msgspec.convert(
+        {"v": 5, "w": [1, "x"], "x": {"z": "s"}}, module.COMMAND_ARGUMENTS["go"]
+    )
+    assert decoded.v == 5 and decoded.w == [1, "x"]
+    assert isinstance(decoded.x, module.Int_)

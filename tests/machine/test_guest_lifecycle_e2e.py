@@ -220,3 +220,12 @@ def test_a_crashed_guest_leaves_the_machine_up() -> None:
         qmp.execute("cont")
         vm.guest_pid()
         wait_until(lambda: qmp.execute("query-balloon-stats")["driver"] == "ready", "driver")
+
+
+def test_a_fault_set_before_the_guest_runs_applies_to_it() -> None:
+    with machine("-S") as vm:
+        qmp = vm.monitor
+        qmp.execute("x-guest-fault", mode="crash")  # no guest yet: the next one
+        qmp.execute("cont")
+        shutdown = qmp.wait_event("SHUTDOWN")
+        assert shutdown["data"] == {"guest": True, "reason": "guest-panic"}

@@ -35,6 +35,12 @@ class StubLoop:
     def call_later(self, delay: float, callback: Callable[..., None], *args: Any) -> None:
         pass
 
+    def add_writer(self, fd: int, callback: Callable[[], None]) -> None:
+        pass
+
+    def remove_writer(self, fd: int) -> None:
+        pass
+
 
 def make_link() -> tuple[GuestLink, Machine, list[tuple[str, Any]]]:
     sent: list[tuple[str, Any]] = []
@@ -109,3 +115,31 @@ def test_a_flood_is_read_at_a_bounded_rate() -> None:
     feed(link, channel.encode_stats([(3, 1)]) * 5000)
     updates = [name for name, _ in sent if name == "BALLOON_STATS_UPDATE"]
     assert len(updates) <= 200  # the rest of this second's frames are dropped unread
+
+
+def test_a_guest_that_does_not_read_holds_the_host_to_a_few_bytes() -> None:
+    """Behind an unread frame one frame of each kind waits, the latest: asking a guest
+    that stopped reading ten thousand times costs the host nothing more."""
+    import socket
+
+    link, _, _ = make_link()
+    host_end, guest_end = socket.socketpair()
+    host_end.setblocking(False)
+    link._sock = host_end
+    try:
+        while True:  # fill the kernel's buffer: the guest never reads
+            try:
+                host_end.send(b"\0" * 65536)
+            except BlockingIOError:
+                break
+        for pages in range(10_000):
+            link.set_target(pages)
+            link.request_stats()
+            link.powerdown()
+        assert len(link._outgoing) <= channel.MAX_FRAME
+        assert len(link._pending) == 3  # the latest target, one stats request, a powerdown
+        assert link._pending[channel.SET_TARGET] == channel.encode_set_target(9_999)
+    finally:
+        link._sock = None
+        host_end.close()
+        guest_end.close()

@@ -22,11 +22,23 @@ def python_name(name: str) -> str:
     return result
 
 
+# Names the generated module defines or imports itself: a schema type of that name gets
+# a trailing '_' instead of silently replacing them.
+RESERVED_TYPE_NAMES = frozenset(
+    (
+        *("Any", "Literal", "Protocol", "Annotated", "Callable", "Commands", "Events", "msgspec"),
+        *("Int", "Int8", "Int16", "Int32", "Int64", "Uint8", "Uint16", "Uint32", "Uint64", "Size"),
+    )
+)
+
+
 def python_type_name(name: str) -> str:
     """A class or alias name: QAPI type names are CamelCase already."""
     result = _NOT_IDENTIFIER_RE.sub("_", name)
     if result.startswith("__"):
         result = "X" + result  # a leading '__' would be name-mangled inside classes
+    if result in RESERVED_TYPE_NAMES:
+        result += "_"
     return result
 
 

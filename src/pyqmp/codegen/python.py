@@ -42,6 +42,11 @@ _BUILTIN_PYTHON = {"str": "str", "number": "float", "bool": "bool", "any": "Any"
 _STRUCT_OPTIONS = "kw_only=True, forbid_unknown_fields=True"
 
 
+def _int_alias(name: str) -> str:
+    """The alias of a sized integer builtin: ``uint8`` -> ``Uint8``."""
+    return name.capitalize()
+
+
 class _Writer:
     def __init__(self, schema: model.Schema, source_name: str) -> None:
         self.schema = schema
@@ -58,7 +63,7 @@ class _Writer:
         typ = self.schema.types[name]
         if isinstance(typ, model.BuiltinType):
             if name in _INT_RANGES:
-                return f"{python_type_name(name).capitalize()}"
+                return _int_alias(name)
             return _BUILTIN_PYTHON[name]
         if isinstance(typ, model.ArrayType):
             return f"list[{self.type_ref(typ.element_type)}]"
@@ -115,7 +120,7 @@ class _Writer:
 
     def types(self) -> None:
         for name, (low, high) in _INT_RANGES.items():
-            alias = python_type_name(name).capitalize()
+            alias = _int_alias(name)
             self.emit(f"{alias} = Annotated[int, msgspec.Meta(ge={low}, le={high})]")
         enums = [t for t in self.schema.types.values() if isinstance(t, model.EnumType)]
         for enum in enums:

@@ -8,7 +8,6 @@ its machine, and goes when the machine goes (EOF on the channel, or a new parent
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import signal
 import socket
@@ -64,32 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent() -> None:
-    """Ask the kernel to SIGKILL this process when its parent (the machine) dies.
-
-    The guest also watches its parent itself, but a guest frozen by ``stop`` (SIGSTOP)
-    cannot watch anything; SIGKILL reaches a stopped process.
-    """
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux: the parent watch still works
-        pass
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the guest until its life ends; the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    parent = os.getppid()
-    die_with_parent()
-    if os.getppid() != parent:  # the parent died before the request took effect
-        return 0
     try:
         channel = socket.socket(fileno=args.fd)
     except OSError as error:

@@ -84,14 +84,18 @@ class RunningMachine:
 
     async def serve(self, addresses: Sequence[MonitorAddress], announce: bool = True) -> None:
         server = self.server = QMPServer(self.dispatcher, self.version, THROTTLED_EVENTS)
-        for address in addresses:
-            if address.kind == "unix":
-                await server.listen_unix(address.path)
-            else:
-                port = await server.listen_tcp(address.host, address.port)
-                address = address._replace(port=port)
-            if announce:
-                print(f"pyqmp machine: QMP monitor on {address}", flush=True)
+        try:
+            for address in addresses:
+                if address.kind == "unix":
+                    await server.listen_unix(address.path)
+                else:
+                    port = await server.listen_tcp(address.host, address.port)
+                    address = address._replace(port=port)
+                if announce:
+                    print(f"pyqmp machine: QMP monitor on {address}", flush=True)
+        except BaseException:
+            server.close_now()  # the listeners already open, and their socket files
+            raise
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self._signalled)

@@ -14,18 +14,21 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ..channel import STAT_QEMU_NAMES
+from ..channel import PAGE_SIZE, STAT_QEMU_NAMES, StatTag
 from ..server.errors import CommandError
 from .qom import Property, QomObject
 
-PAGE_SHIFT = 12  # virtio-balloon counts 4 KiB pages
+PAGE_SHIFT = PAGE_SIZE.bit_length() - 1  # virtio-balloon counts 4 KiB pages
 UNSET_STAT = 2**64 - 1
 MAX_POLL_INTERVAL = 2**32 - 1
 BACKEND_TYPE = "virtio-balloon-device"
 
 # virtio's stat tags, in tag order, with the names QEMU reports them under
 STAT_NAMES: tuple[str, ...] = tuple(STAT_QEMU_NAMES)
-MEMORY_STAT_TAGS = frozenset((4, 5, 6, 7))  # values in bytes, so at most the RAM size
+# stats in bytes, so at most the RAM size
+MEMORY_STAT_TAGS = frozenset(
+    (StatTag.FREE_MEMORY, StatTag.TOTAL_MEMORY, StatTag.AVAILABLE_MEMORY, StatTag.DISK_CACHES)
+)
 
 
 class GuestRequests(Protocol):
@@ -94,8 +97,9 @@ class BalloonDevice:
         self.guest.set_target(self.target_pages)
 
     def request_stats(self) -> None:
-        """Ask the guest for statistics; their arrival is reported, never awaited."""
-        if self.guest.request_stats() and self.request_since is None:
+        """Ask the guest for statistics; their arrival is reported, never awaited.
+        As QEMU, one request at a time: the guest is asked again once it has answered."""
+        if self.request_since is None and self.guest.request_stats():
             self.request_since = time.time()
 
     def guest_replaced(self) -> None:

@@ -3,11 +3,11 @@
 The guest is a separate process (``python -m pyqmp.guest``) joined by a socketpair that
 carries the framed protocol of :mod:`pyqmp.channel`.  Nothing here ever waits on the
 guest: the socket is non-blocking and served by the event loop; what the host sends is
-a few control frames, coalesced (only the latest target is kept, a stats request is
-not repeated while one is unsent), so a guest that stops reading cannot make the host
-buffer; what the guest sends is decoded by a bounded decoder that drops and counts
-malformed frames, and read at a bounded rate, so a flooding guest cannot take the
-host's time.  The guest's exit is noticed through a pidfd, never by waiting.
+a few control frames, coalesced (behind an unread frame, one frame of each kind waits,
+the latest), so a guest that stops reading cannot make the host buffer; what the guest
+sends is decoded by a bounded decoder that drops and counts malformed frames, and read
+at a bounded rate, so a flooding guest cannot take the host's time.  The guest's exit
+is noticed through a pidfd, never by waiting.
 """
 
 from __future__ import annotations
@@ -33,6 +33,21 @@ MAX_OUTGOING = 4096
 READ_CHUNK = 16384
 
 
+def _find_prctl() -> Callable[..., int] | None:
+    try:
+        import ctypes
+
+        prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+        return prctl
+    except (OSError, AttributeError):  # not Linux: the guest's own parent watch remains
+        return None
+
+
+# Looked up here, in the parent: between fork and exec only the call itself runs.
+_PRCTL = _find_prctl()
+_PR_SET_PDEATHSIG = 1
+
+
 def die_with_parent() -> None:
     """In the child before exec: have the kernel SIGKILL it when this process dies.
 
@@ -40,15 +55,8 @@ def die_with_parent() -> None:
     ``stop`` at once (SIGSTOP reaches it before it could arrange this itself) does not
     outlive a machine that is killed.
     """
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux: the guest's own parent watch remains
-        pass
-
-
-_PR_SET_PDEATHSIG = 1
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
 
 
 class GuestEvents:
@@ -87,9 +95,10 @@ class GuestLink:
         self._sock: socket.socket | None = None
         self._pidfd = -1
         self._decoder = channel.FrameDecoder(_GUEST_TYPES)
-        self._outgoing = bytearray()
-        self._pending_target: int | None = None
+        self._outgoing = bytearray()  # a frame the guest has not read all of yet
+        self._pending: dict[int, bytes] = {}  # frames waiting behind it, one per kind
         self._writer_added = False
+        self._resume_timer: asyncio.TimerHandle | None = None
         self._frames_this_second = 0
         self._second = 0
         self._reading_paused = False
@@ -110,30 +119,40 @@ class GuestLink:
         """Start a fresh guest (after stopping the current one, if any)."""
         self.kill()
         host_end, guest_end = socket.socketpair()
-        argv = [sys.executable, "-m", "pyqmp.guest", "--fd", str(guest_end.fileno()),
-                "--ram", str(self.ram_size)]
+        argv = [
+            sys.executable,
+            "-m",
+            "pyqmp.guest",
+            "--fd",
+            str(guest_end.fileno()),
+            "--ram",
+            str(self.ram_size),
+        ]
         if self.fault and self.fault != "none":
             argv += ["--fault", self.fault]
         self.fault = None  # a fault is the guest's, not the machine's: fresh guests behave
         try:
-            self.process = subprocess.Popen(
-                argv, pass_fds=[guest_end.fileno()], stdin=subprocess.DEVNULL,
-                start_new_session=True, preexec_fn=die_with_parent,
+            process = subprocess.Popen(
+                argv,
+                pass_fds=[guest_end.fileno()],
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
             )
+            self._pidfd = os.pidfd_open(process.pid)
+        except BaseException:
+            host_end.close()
+            raise
         finally:
             guest_end.close()
+        self.process = process
         host_end.setblocking(False)
         self._sock = host_end
         self._malformed_before = self.malformed_frames
         self._decoder = channel.FrameDecoder(_GUEST_TYPES)
-        self._outgoing.clear()
         self.frozen = False
-        self._reading_paused = False
-        self._held.clear()
         self.loop.add_reader(host_end.fileno(), self._readable)
-        self._pidfd = os.pidfd_open(self.process.pid)
         self.loop.add_reader(self._pidfd, self._process_exited)
-        self._flush_target()
 
     def kill(self) -> None:
         """Stop the current guest at once (no exit is reported for it)."""
@@ -181,46 +200,50 @@ class GuestLink:
     # -- host -> guest -------------------------------------------------------------------
 
     def set_target(self, pages: int) -> None:
-        """Ask for ``pages`` in the balloon; only the latest target is ever held."""
-        self._pending_target = pages
-        self._flush_target()
-
-    def _flush_target(self) -> None:
-        pages = self._pending_target
-        if pages is None or self._sock is None or self._outgoing:
-            return  # sent when the guest has read what it was sent before
-        if self._send(channel.encode_set_target(pages)):
-            self._pending_target = None
+        """Ask for ``pages`` in the balloon."""
+        self._queue(channel.SET_TARGET, channel.encode_set_target(pages))
 
     def request_stats(self) -> bool:
-        """Ask for stats; False if the request could not even be queued."""
-        return self._send(channel.encode_stats_request())
+        """Ask for stats; False if there is no guest to ask."""
+        return self._queue(channel.STATS_REQUEST, channel.encode_stats_request())
 
     def powerdown(self) -> None:
-        self._send(channel.encode_powerdown())
+        self._queue(channel.POWERDOWN, channel.encode_powerdown())
 
     def set_fault(self, mode: str) -> None:
-        """Make the current guest misbehave (a guest started later behaves)."""
-        self._send(channel.encode_set_fault(channel.FAULT_MODES[mode]))
+        """Make the current guest misbehave; with no guest running, the next one."""
+        if self._sock is None:
+            self.fault = mode
+            return
+        self._queue(channel.SET_FAULT, channel.encode_set_fault(channel.FAULT_MODES[mode]))
 
-    def _send(self, frame: bytes) -> bool:
-        sock = self._sock
-        if sock is None or len(self._outgoing) + len(frame) > MAX_OUTGOING:
+    def _queue(self, kind: int, frame: bytes) -> bool:
+        """Send ``frame`` once what was sent before is read.  Until then one frame of
+        each kind waits, the latest: a guest that does not read holds the host to a
+        few bytes, however often it is asked."""
+        if self._sock is None:
             return False
-        if not self._outgoing:
+        self._pending.pop(kind, None)
+        self._pending[kind] = frame
+        self._flush()
+        return True
+
+    def _flush(self) -> None:
+        sock = self._sock
+        while sock is not None and self._pending and not self._outgoing:
+            kind = next(iter(self._pending))
+            frame = self._pending.pop(kind)
             try:
                 sent = sock.send(frame)
             except (BlockingIOError, InterruptedError):
                 sent = 0
             except OSError:
-                return False
-            frame = frame[sent:]
-        if frame:
-            self._outgoing += frame
-            if not self._writer_added:
+                self._close_channel()
+                return
+            if sent < len(frame):
+                self._outgoing += frame[sent:]
                 self.loop.add_writer(sock.fileno(), self._writable)
                 self._writer_added = True
-        return True
 
     def _writable(self) -> None:
         sock = self._sock
@@ -237,7 +260,7 @@ class GuestLink:
         if not self._outgoing:
             self.loop.remove_writer(sock.fileno())
             self._writer_added = False
-            self._flush_target()
+            self._flush()
 
     # -- guest -> host -------------------------------------------------------------------
 
@@ -302,10 +325,11 @@ class GuestLink:
         if not self._reading_paused and self._sock is not None:
             self._reading_paused = True
             self.loop.remove_reader(self._sock.fileno())
-            self.loop.call_later(1.0, self._resume_reading)
+            self._resume_timer = self.loop.call_later(1.0, self._resume_reading)
         return False
 
     def _resume_reading(self) -> None:
+        self._resume_timer = None
         self._reading_paused = False
         held = sorted(self._held.values(), key=lambda frame: _APPLY_ORDER[frame.type])
         self._held.clear()
@@ -335,10 +359,15 @@ class GuestLink:
         if not self._reading_paused:
             self.loop.remove_reader(sock.fileno())
         self._reading_paused = False
+        if self._resume_timer is not None:  # what a gone guest sent is not delivered
+            self._resume_timer.cancel()
+            self._resume_timer = None
+        self._held.clear()
         if self._writer_added:
             self.loop.remove_writer(sock.fileno())
             self._writer_added = False
         self._outgoing.clear()
+        self._pending.clear()
         sock.close()
 
 

@@ -76,7 +76,10 @@ class ObjectTree:
                 raise CommandError(f"Device '{path}' not found", DEVICE_NOT_FOUND)
             return node
         parts = [part for part in path.split("/") if part]
-        matches = [obj for obj in self._walk(self.root) if parts and self._ends_with(obj, parts)]
+        parents = self._parents()
+        matches = [
+            obj for obj in self._walk(self.root) if parts and _ends_with(obj, parts, parents)
+        ]
         if len(matches) > 1:
             raise CommandError(f"Path '{path}' is ambiguous")
         if not matches:
@@ -89,16 +92,6 @@ class ObjectTree:
             found.extend(self._walk(child))
         return found
 
-    def _ends_with(self, obj: QomObject, parts: list[str]) -> bool:
-        """Whether the path of ``obj`` ends with ``parts``."""
-        node: QomObject | None = obj
-        for part in reversed(parts):
-            parent = self._parents().get(id(node))
-            if parent is None or parent.children.get(part) is not node:
-                return False
-            node = parent
-        return True
-
     def _parents(self) -> dict[int, QomObject]:
         parents: dict[int, QomObject] = {}
         for node in self._walk(self.root):
@@ -106,13 +99,23 @@ class ObjectTree:
                 parents[id(child)] = node
         return parents
 
+    def canonical_path(self, obj: QomObject) -> str:
+        """The object's absolute path, as QEMU's object_get_canonical_path."""
+        parents = self._parents()
+        parts: list[str] = []
+        node = obj
+        while (parent := parents.get(id(node))) is not None:
+            parts.append(next(name for name, child in parent.children.items() if child is node))
+            node = parent
+        return "/" + "/".join(reversed(parts))
+
     def get(self, path: str, name: str) -> Any:
         obj = self.resolve(path)
         prop = obj.properties.get(name)
         if prop is None:
             raise CommandError(f"Property '{obj.type_name}.{name}' not found")
         if name in obj.children:
-            return f"{path.rstrip('/')}/{name}"
+            return self.canonical_path(obj.children[name])
         if prop.getter is None:
             raise CommandError(f"Property '{prop.owner or obj.type_name}.{name}' is not readable")
         return prop.getter()
@@ -125,3 +128,14 @@ class ObjectTree:
         if prop.setter is None:
             raise CommandError(f"Property '{prop.owner or obj.type_name}.{name}' is not writable")
         prop.setter(value)
+
+
+def _ends_with(obj: QomObject, parts: list[str], parents: dict[int, QomObject]) -> bool:
+    """Whether the path of ``obj`` ends with ``parts``."""
+    node: QomObject | None = obj
+    for part in reversed(parts):
+        parent = parents.get(id(node))
+        if parent is None or parent.children.get(part) is not node:
+            return False
+        node = parent
+    return True

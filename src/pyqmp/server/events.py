@@ -18,7 +18,8 @@ from msgspec import to_builtins
 from ..protocol import EventTimestamp
 from ..protocol import encode_event as protocol_encode_event
 
-# QEMU's throttled events (monitor/monitor.c), period in seconds.
+# QEMU's throttled events (monitor/monitor.c), period in seconds.  Some are throttled per
+# instance: per the data member named in THROTTLE_KEYS.
 QEMU_THROTTLED_EVENTS: dict[str, float] = {
     "RTC_CHANGE": 1.0,
     "WATCHDOG": 1.0,
@@ -27,6 +28,14 @@ QEMU_THROTTLED_EVENTS: dict[str, float] = {
     "QUORUM_FAILURE": 1.0,
     "VSERPORT_CHANGE": 1.0,
     "MEMORY_DEVICE_SIZE_CHANGE": 1.0,
+}
+
+
+THROTTLE_KEYS: dict[str, str] = {
+    "VSERPORT_CHANGE": "id",
+    "QUORUM_REPORT_BAD": "node-name",
+    "QUORUM_FAILURE": "node-name",
+    "MEMORY_DEVICE_SIZE_CHANGE": "qom-path",
 }
 
 
@@ -77,25 +86,29 @@ class EventBus:
         if period is None:
             self._deliver(name, data)
             return
-        throttle = self._throttles.get(name)
+        key = name
+        member = THROTTLE_KEYS.get(name)
+        if member is not None and data is not None:
+            key = f"{name}\0{data.get(member)}"
+        throttle = self._throttles.get(key)
         if throttle is None:
-            throttle = self._throttles[name] = _Throttle()
+            throttle = self._throttles[key] = _Throttle()
         if throttle.timer is None:
             self._deliver(name, data)
-            throttle.timer = self._call_later(period, lambda: self._period_over(name, period))
+            throttle.timer = self._call_later(period, lambda: self._period_over(key, name, period))
         else:
             # held back, but stamped now: QEMU's timestamp says when it happened
             throttle.pending = (data, time.time())
 
-    def _period_over(self, name: str, period: float) -> None:
-        throttle = self._throttles[name]
+    def _period_over(self, key: str, name: str, period: float) -> None:
+        throttle = self._throttles[key]
         if throttle.pending is None:
-            throttle.timer = None
+            del self._throttles[key]  # idle: forget it (keys may be per instance)
             return
         data, stamp = throttle.pending
         throttle.pending = None
         self._deliver(name, data, stamp)
-        throttle.timer = self._call_later(period, lambda: self._period_over(name, period))
+        throttle.timer = self._call_later(period, lambda: self._period_over(key, name, period))
 
     def _deliver(self, name: str, data: dict[str, Any] | None, stamp: float | None = None) -> None:
         message = encode_event(name, data, stamp)

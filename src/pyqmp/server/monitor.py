@@ -54,7 +54,6 @@ class Monitor(asyncio.Protocol):
         self.dropped_events = 0
         self._reading_paused = False
         self._writing_paused = False
-        self.closing = False
         self._out: list[bytes] | None = None
 
     # -- asyncio callbacks -------------------------------------------------------------
@@ -85,15 +84,11 @@ class Monitor(asyncio.Protocol):
                 if not isinstance(event, protocol.CommandRequest):
                     break  # NEED_DATA (or PAUSED: never, every request is answered at once)
                 out.append(self._run(event))
-                if self.closing:
-                    break
         finally:
             self._out = None
         transport = self.transport
         if out and transport is not None:
             transport.write(b"".join(out) if len(out) > 1 else out[0])
-        if self.closing and transport is not None:
-            transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -137,7 +132,3 @@ class Monitor(asyncio.Protocol):
             self.dropped_events += 1
             return
         transport.write(message)
-
-    def close_after_reply(self) -> None:
-        """Close once the current request's reply is written (``quit``)."""
-        self.closing = True

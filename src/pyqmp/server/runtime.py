@@ -74,9 +74,10 @@ class QMPServer:
 
     def request_close(self) -> None:
         """Stop serving once the current reply is out (``quit``)."""
-        self.loop.call_soon(self._close_now)
+        self.loop.call_soon(self.close_now)
 
-    def _close_now(self) -> None:
+    def close_now(self) -> None:
+        """Close the listeners (removing their socket files) and every monitor."""
         for server in self._servers:
             server.close()
         for monitor in list(self.monitors):
