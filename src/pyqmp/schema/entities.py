@@ -97,6 +97,13 @@ class Entity:
     def describe(self) -> str:
         return f"{self.meta} '{self.name}'"
 
+    def frozen_head(
+        self,
+    ) -> tuple[str, SourceInfo | None, model.Doc | None, model.Condition, Features]:
+        """What every frozen definition starts with: name, info, doc, ifcond, features."""
+        doc = self.doc.freeze() if self.doc else None
+        return (self.name, self.info, doc, self.ifcond, self.freeze_features())
+
     def freeze_features(self) -> Features:
 
         features = self.features
@@ -186,11 +193,7 @@ class EnumType(Type):
         from . import model
 
         return model.EnumType(
-            self.name,
-            self.info,
-            self.doc.freeze() if self.doc else None,
-            self.ifcond,
-            self.freeze_features(),
+            *self.frozen_head(),
             tuple(
                 model.EnumMember(
                     m.name,
@@ -336,11 +339,7 @@ class ObjectType(Type):
         assert self.members is not None
         variants = self.variants
         return model.ObjectType(
-            self.name,
-            self.info,
-            self.doc.freeze() if self.doc else None,
-            self.ifcond,
-            self.freeze_features(),
+            *self.frozen_head(),
             self.base_name,
             tuple(m.freeze() for m in self.local_members),
             tuple(m.freeze() for m in self.members),
@@ -419,11 +418,7 @@ class AlternateType(Type):
         from . import model
 
         return model.AlternateType(
-            self.name,
-            self.info,
-            self.doc.freeze() if self.doc else None,
-            self.ifcond,
-            self.freeze_features(),
+            *self.frozen_head(),
             tuple(v.freeze_variant() for v in self.variants.variants),
         )
 
@@ -553,11 +548,7 @@ class Command(Entity):
 
         f = self.flags
         return model.Command(
-            self.name,
-            self.info,
-            self.doc.freeze() if self.doc else None,
-            self.ifcond,
-            self.freeze_features(),
+            *self.frozen_head(),
             self.arg_type_name,
             self.ret_type_name,
             f["gen"],
@@ -601,11 +592,7 @@ class Event(Entity):
         from . import model
 
         return model.Event(
-            self.name,
-            self.info,
-            self.doc.freeze() if self.doc else None,
-            self.ifcond,
-            self.freeze_features(),
+            *self.frozen_head(),
             self.arg_type_name,
             self.boxed,
         )
