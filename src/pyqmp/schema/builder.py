@@ -14,15 +14,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+from .commands import Command, Event
 from .docs import DocBlock
 from .entities import (
     AlternateType,
     ArrayType,
     BuiltinType,
-    Command,
     Entity,
     EnumType,
-    Event,
     Include,
     ObjectType,
     Type,
