@@ -20,7 +20,20 @@ if TYPE_CHECKING:
     from .entities import Resolver
 
 
-class Command(Entity):
+class _TakesData(Entity):
+    """A command or an event: its ``data`` is an argument type, whose members (when
+    the type is implicit) the definition's doc comment documents."""
+
+    arg_type: Type | None
+
+    def connect_doc(self, doc: DocBlock | None = None) -> None:
+        super().connect_doc(doc)
+        doc = doc or self.doc
+        if doc is not None and self.arg_type is not None and self.arg_type.is_implicit():
+            self.arg_type.connect_doc(doc)
+
+
+class Command(_TakesData):
     meta = "command"
 
     def __init__(
@@ -57,12 +70,6 @@ class Command(Entity):
                         self.info, f"command's 'returns' cannot take {ret_type.describe()}"
                     )
 
-    def connect_doc(self, doc: DocBlock | None = None) -> None:
-        super().connect_doc(doc)
-        doc = doc or self.doc
-        if doc is not None and self.arg_type is not None and self.arg_type.is_implicit():
-            self.arg_type.connect_doc(doc)
-
     def freeze(self) -> model.Command:
         from . import model
 
@@ -80,7 +87,7 @@ class Command(Entity):
         )
 
 
-class Event(Entity):
+class Event(_TakesData):
     meta = "event"
 
     def __init__(
@@ -101,12 +108,6 @@ class Event(Entity):
     def check(self, schema: Resolver) -> None:
         super().check(schema)
         _check_arg_type(self, schema, self.boxed)
-
-    def connect_doc(self, doc: DocBlock | None = None) -> None:
-        super().connect_doc(doc)
-        doc = doc or self.doc
-        if doc is not None and self.arg_type is not None and self.arg_type.is_implicit():
-            self.arg_type.connect_doc(doc)
 
     def freeze(self) -> model.Event:
         from . import model
