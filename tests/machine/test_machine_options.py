@@ -15,8 +15,13 @@ from pyqmp.machine.options import (
 
 @pytest.mark.parametrize(
     ("text", "size"),
-    [("512", 512 << 20), ("512M", 512 << 20), ("1G", 1 << 30), ("2048k", 2 << 20),
-     ("1.5G", 3 << 29)],
+    [
+        ("512", 512 << 20),
+        ("512M", 512 << 20),
+        ("1G", 1 << 30),
+        ("2048k", 2 << 20),
+        ("1.5G", 3 << 29),
+    ],
 )
 def test_ram_sizes(text: str, size: int) -> None:
     assert parse_ram_size(text) == size

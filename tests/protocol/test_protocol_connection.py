@@ -171,13 +171,16 @@ def test_negotiating_twice() -> None:
     )
 
 
-@pytest.mark.parametrize(("arguments", "desc"), [
-    ('{"enable": ["foo"]}', "Parameter 'null' does not accept value 'foo'"),
-    ('{"enable": "oob"}', "Invalid parameter type for 'enable', expected: array"),
-    ('{"enable": [true]}', "Invalid parameter type for 'enable[0]', expected: string"),
-    ('{"foo": 1}', "Parameter 'foo' is unexpected"),
-    ('{"foo": 1, "bar": 2}', "Parameter 'bar' is unexpected"),
-])
+@pytest.mark.parametrize(
+    ("arguments", "desc"),
+    [
+        ('{"enable": ["foo"]}', "Parameter 'null' does not accept value 'foo'"),
+        ('{"enable": "oob"}', "Invalid parameter type for 'enable', expected: array"),
+        ('{"enable": [true]}', "Invalid parameter type for 'enable[0]', expected: string"),
+        ('{"foo": 1}', "Parameter 'foo' is unexpected"),
+        ('{"foo": 1, "bar": 2}', "Parameter 'bar' is unexpected"),
+    ],
+)
 def test_bad_capabilities_arguments(arguments: str, desc: str) -> None:
     conn = connection()
     conn.greeting()
@@ -220,7 +223,11 @@ def test_query_status_round_trip() -> None:
     conn = negotiated()
     event = request(conn, b'{"execute": "query-status", "id": 1}')
     assert (event.name, event.arguments, event.id, event.has_id, event.oob) == (
-        "query-status", {}, 1, True, False,
+        "query-status",
+        {},
+        1,
+        True,
+        False,
     )
     assert conn.reply_return(event, {"status": "running"}) == (
         b'{"return": {"status":"running"}, "id": 1}\r\n'
@@ -288,15 +295,24 @@ def test_in_band_replies_keep_request_order() -> None:
 
 def test_oob_overtakes_in_band() -> None:
     conn = negotiated(NEG_OOB)
-    conn.receive_data(b'{"execute": "query-status", "id": 1}{"exec-oob": "query-yank", "id": 2}'
-                      b'{"exec-oob": "query-status", "id": 3}')
+    conn.receive_data(
+        b'{"execute": "query-status", "id": 1}{"exec-oob": "query-yank", "id": 2}'
+        b'{"exec-oob": "query-status", "id": 3}'
+    )
     in_band = conn.next_event()
     oob = conn.next_event()
     assert isinstance(in_band, CommandRequest) and isinstance(oob, CommandRequest) and oob.oob
     assert conn.next_event() is NEED_DATA
     # The refusal of id 3 is an OOB answer: it goes at once.
-    assert lines(conn.data_to_send()) == [{"id": 3, "error": {
-        "class": "GenericError", "desc": "The command query-status does not support OOB"}}]
+    assert lines(conn.data_to_send()) == [
+        {
+            "id": 3,
+            "error": {
+                "class": "GenericError",
+                "desc": "The command query-status does not support OOB",
+            },
+        }
+    ]
     assert lines(conn.reply_return(oob, [])) == [{"return": [], "id": 2}]
     assert lines(conn.reply_return(in_band, {})) == [{"return": {}, "id": 1}]
 
@@ -305,8 +321,12 @@ def test_exec_oob_without_oob() -> None:
     conn = negotiated()
     conn.receive_data(b'{"exec-oob": "query-yank", "id": 7}')
     assert conn.next_event() is NEED_DATA
-    assert lines(conn.data_to_send()) == [{"id": 7, "error": {
-        "class": "GenericError", "desc": "QMP input member 'exec-oob' is unexpected"}}]
+    assert lines(conn.data_to_send()) == [
+        {
+            "id": 7,
+            "error": {"class": "GenericError", "desc": "QMP input member 'exec-oob' is unexpected"},
+        }
+    ]
 
 
 def test_one_in_band_request_at_a_time_without_oob() -> None:
@@ -387,9 +407,7 @@ def test_package_docstring_example() -> None:
 
     source = pyqmp.protocol.__doc__
     assert source is not None
-    example = "\n".join(
-        line[4:] for line in source.split("::", 1)[1].split("\n\n")[1].splitlines()
-    )
+    example = "\n".join(line[4:] for line in source.split("::", 1)[1].split("\n\n")[1].splitlines())
     namespace: dict[str, object] = {}
     exec(example, vars(pyqmp.protocol) | namespace, namespace)
     assert namespace["wire"].endswith(  # type: ignore[attr-defined]

@@ -162,9 +162,21 @@ class ServerConnection:
     """
 
     __slots__ = (
-        "_allows_oob", "_capabilities", "_command_exists", "_end_of_input", "_frames",
-        "_in_band", "_in_band_limit", "_limits", "_oob_enabled", "_oob_pending", "_ready",
-        "_row", "_state", "_streamer", "_version",
+        "_allows_oob",
+        "_capabilities",
+        "_command_exists",
+        "_end_of_input",
+        "_frames",
+        "_in_band",
+        "_in_band_limit",
+        "_limits",
+        "_oob_enabled",
+        "_oob_pending",
+        "_ready",
+        "_row",
+        "_state",
+        "_streamer",
+        "_version",
     )
 
     def __init__(
@@ -365,9 +377,7 @@ class ServerConnection:
     def reply_encoded_return(self, request: CommandRequest, encoded: bytes) -> bytes:
         """Like :meth:`reply_return` with the value already encoded as JSON text."""
         self._apply(Trigger.SEND_REPLY)
-        return self._complete(
-            request, encode_return_encoded(encoded, request.id, request.has_id)
-        )
+        return self._complete(request, encode_return_encoded(encoded, request.id, request.has_id))
 
     def reply_error(
         self, request: CommandRequest, error_class: str | ErrorClass, desc: str
