@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import msgspec
 
 from .. import __version__
-from ..server.errors import CommandError
+from ..server.errors import DEVICE_NOT_ACTIVE, CommandError
 from . import machine_qapi as api
 from .balloon import BalloonDevice
 from .qom import ObjectTree, QomObject
@@ -246,7 +246,7 @@ class Machine:
 
     def _balloon(self) -> BalloonDevice:
         if self.balloon_device is None:
-            raise CommandError("No balloon device has been activated", "DeviceNotActive")
+            raise CommandError("No balloon device has been activated", DEVICE_NOT_ACTIVE)
         return self.balloon_device
 
     def balloon(self, *, value: api.Int) -> None:

@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Final, NamedTuple
 
-from .errors import ErrorClass, LocalProtocolError
+from .errors import ErrorClass, LocalProtocolError, command_not_found, oob_not_supported
 from .framing import FrameError, FrameItem, JSONStreamer
 from .limits import DEFAULT_LIMITS, Limits
 from .messages import (
@@ -301,13 +301,9 @@ class ServerConnection:
         refusal = self._apply(Trigger.COMMAND)
         if refusal is None:
             if not self._command_exists(name):
-                refusal = Refusal(
-                    ErrorClass.COMMAND_NOT_FOUND.value, f"The command {name} has not been found"
-                )
+                refusal = Refusal(ErrorClass.COMMAND_NOT_FOUND, command_not_found(name))
             elif request.oob and not self._allows_oob(name):
-                refusal = Refusal(
-                    ErrorClass.GENERIC_ERROR.value, f"The command {name} does not support OOB"
-                )
+                refusal = Refusal(ErrorClass.GENERIC_ERROR, oob_not_supported(name))
             elif request.oob:
                 self._oob_pending.add(request)
                 return request
@@ -319,8 +315,8 @@ class ServerConnection:
 
     def _negotiate(self, request: CommandRequest) -> None:
         if request.oob:
-            not_oob = f"The command {QMP_CAPABILITIES} does not support OOB"
-            self._refuse(request, Refusal(ErrorClass.GENERIC_ERROR.value, not_oob))
+            not_oob = oob_not_supported(QMP_CAPABILITIES)
+            self._refuse(request, Refusal(ErrorClass.GENERIC_ERROR, not_oob))
             return
         requested = check_arguments(request.arguments)
         if isinstance(requested, str):

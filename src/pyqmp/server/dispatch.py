@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 import msgspec
 
+from ..protocol.errors import command_not_found, parameter_unexpected
 from ..schema import model
 from .arguments import decode_arguments
 from .errors import COMMAND_NOT_FOUND, BindingError, CommandError
@@ -76,7 +77,7 @@ class Dispatcher:
         """Run command ``name``; return its result as JSON, or raise CommandError."""
         command = self.commands.get(name)
         if command is None:
-            raise CommandError(f"The command {name} has not been found", COMMAND_NOT_FOUND)
+            raise CommandError(command_not_found(name), COMMAND_NOT_FOUND)
         if command.constant:
             cached = self._constant_results.get(name)
             if cached is not None and not arguments:
@@ -84,7 +85,7 @@ class Dispatcher:
         if command.arguments_type is None:
             if arguments:
                 unexpected = next(iter(arguments))
-                raise CommandError(f"Parameter '{unexpected}' is unexpected")
+                raise CommandError(parameter_unexpected(unexpected))
             result = command.call()
         else:
             decoded = decode_arguments(

@@ -21,7 +21,7 @@ from typing import Any, cast
 
 from .. import protocol
 from .dispatch import Dispatcher
-from .errors import CommandError
+from .errors import GENERIC_ERROR, CommandError
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ class Monitor(asyncio.Protocol):
         except Exception:  # a bug in a handler must not take the monitor down
             log.exception("command %s failed", request.name)
             return self.engine.reply_error(
-                request, "GenericError", f"internal error in command {request.name}"
+                request, GENERIC_ERROR, f"internal error in command {request.name}"
             )
         return self.engine.reply_encoded_return(request, result)
 
