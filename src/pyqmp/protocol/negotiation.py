@@ -25,6 +25,7 @@ KNOWN_CAPABILITIES: Final = (OOB,)
 
 ALREADY_NEGOTIATED: Final = "Capabilities negotiation is already complete, command ignored"
 EXPECTING_NEGOTIATION: Final = "Expecting capabilities negotiation with 'qmp_capabilities'"
+NOT_AVAILABLE: Final = "Capability {} not available"
 
 
 def check_arguments(arguments: dict[str, JSONValue]) -> str | list[str]:
@@ -48,9 +49,7 @@ def check_arguments(arguments: dict[str, JSONValue]) -> str | list[str]:
     return requested
 
 
-def unavailable(requested: Sequence[str], offered: Sequence[str]) -> str | None:
-    """QEMU's refusal of capabilities that were not offered, or None."""
-    missing = [capability for capability in requested if capability not in offered]
-    if not missing:
-        return None
-    return f"Capability {', '.join(missing)} not available"
+def missing_capabilities(requested: Sequence[str], offered: Sequence[str]) -> str:
+    """The requested capabilities not on offer, as QEMU lists them in
+    :data:`NOT_AVAILABLE` (``""`` if every one is offered)."""
+    return ", ".join(capability for capability in requested if capability not in offered)

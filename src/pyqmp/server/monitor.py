@@ -8,7 +8,8 @@ in-band commands need no queue of their own: when the client stops reading and t
 transport's buffer passes its high-water mark, the monitor stops reading requests
 (QEMU stops reading when its queue is full) — nothing the client sends can make the
 server buffer without bound.  Events are different, since the client does not ask
-for them: past ``EVENT_BACKLOG_LIMIT`` bytes unread, a monitor's events are dropped,
+for them: they go through the engine, which sends them only once negotiation is
+complete, and past ``EVENT_BACKLOG_LIMIT`` bytes unread a monitor's events are dropped,
 and counted (``dropped_events``).
 """
 
@@ -38,7 +39,7 @@ class Monitor(asyncio.Protocol):
         self,
         dispatcher: Dispatcher,
         version: dict[str, Any],
-        on_negotiated: Callable[[Monitor], None],
+        on_open: Callable[[Monitor], None],
         on_closed: Callable[[Monitor], None],
     ) -> None:
         self.dispatcher = dispatcher
@@ -47,10 +48,9 @@ class Monitor(asyncio.Protocol):
             command_exists=dispatcher.__contains__,
             allows_oob=dispatcher.allows_oob,
         )
-        self._on_negotiated = on_negotiated
+        self._on_open = on_open
         self._on_closed = on_closed
         self.transport: asyncio.Transport | None = None
-        self.negotiated = False
         self.dropped_events = 0
         self._reading_paused = False
         self._writing_paused = False
@@ -63,6 +63,7 @@ class Monitor(asyncio.Protocol):
         self.transport = transport = cast(asyncio.Transport, transport)
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         transport.write(self.engine.greeting())
+        self._on_open(self)
 
     def data_received(self, data: bytes) -> None:
         engine = self.engine
@@ -78,9 +79,6 @@ class Monitor(asyncio.Protocol):
                 pending = engine.data_to_send()
                 if pending:
                     out.append(pending)
-                if not self.negotiated and engine.negotiated:
-                    self.negotiated = True
-                    self._on_negotiated(self)
                 if not isinstance(event, protocol.CommandRequest):
                     break  # NEED_DATA (or PAUSED: never, every request is answered at once)
                 out.append(self._run(event))
@@ -122,8 +120,11 @@ class Monitor(asyncio.Protocol):
         return self.engine.reply_encoded_return(request, result)
 
     def send_event(self, message: bytes) -> None:
+        data = self.engine.encoded_event(message)
+        if not data:
+            return  # the protocol sends nothing now (not negotiated yet)
         if self._out is not None:  # raised by a command of ours: goes before its reply
-            self._out.append(message)
+            self._out.append(data)
             return
         transport = self.transport
         if transport is None or transport.is_closing():
@@ -131,4 +132,4 @@ class Monitor(asyncio.Protocol):
         if transport.get_write_buffer_size() > EVENT_BACKLOG_LIMIT:
             self.dropped_events += 1
             return
-        transport.write(message)
+        transport.write(data)
