@@ -2,7 +2,7 @@
 guest (QEMU 7.2 with a real Linux guest, or `pyqmp machine`), and how its transcripts compare.
 
 `run_balloon_script(socket_path, ram_bytes)` drives one QMP monitor with the real `qemu.qmp`
-client (QMPClient), through the steps of the anchor (anchors/real-linux-balloon-guest.md):
+client (QMPClient), through the steps of the anchor (docs/anchors/real-linux-balloon-guest.md):
 
   negotiate → query-balloon (actual = RAM) → qom-set guest-stats-polling-interval 2 → ~3 s →
   qom-get guest-stats (real values, last-update in host time) → balloon RAM/2 → BALLOON_CHANGE

@@ -1,6 +1,6 @@
 """A real Linux guest running virtio_balloon under QEMU 7.2: build it, boot it.
 
-This follows /work/shared/anchors/real-linux-balloon-guest.md step by step.  The guest is a
+This follows docs/anchors/real-linux-balloon-guest.md step by step.  The guest is a
 Debian kernel and a tiny busybox initramfs whose /init loads the virtio modules (virtio_balloon
 last) and prints "GUEST: ready".  Only Debian packages are used, fetched with `apt-get download`
 and unpacked with `dpkg-deb -x`: nothing is installed on the host, and nothing lands in the

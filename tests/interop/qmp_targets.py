@@ -97,7 +97,7 @@ class QemuTarget(Target):
 
 @dataclass
 class PyqmpTarget(Target):
-    """The reference machine, `pyqmp machine`, with the command line of DESIGN.md."""
+    """The reference machine, `pyqmp machine`, with its command line (README.md)."""
 
     python: str = sys.executable
     name: str = "pyqmp"

@@ -1,5 +1,5 @@
 """The balloon script (balloon_script.py) on QEMU 7.2 with a real Linux guest running
-virtio_balloon, as anchors/real-linux-balloon-guest.md describes it — and, by the same script,
+virtio_balloon, as docs/anchors/real-linux-balloon-guest.md describes it — and, by the same script,
 on any other balloon target, with the transcripts compared.
 
 Targets are named: "qemu-linux" is qemu-system-x86_64 (TCG, 512 MiB, virtio-balloon-pci id
