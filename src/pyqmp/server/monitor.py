@@ -8,9 +8,9 @@ in-band commands need no queue of their own: when the client stops reading and t
 transport's buffer passes its high-water mark, the monitor stops reading requests
 (QEMU stops reading when its queue is full) — nothing the client sends can make the
 server buffer without bound.  Events are different, since the client does not ask
-for them: they go through the engine, which sends them only once negotiation is
-complete, and past ``EVENT_BACKLOG_LIMIT`` bytes unread a monitor's events are dropped,
-and counted (``dropped_events``).
+for them: they go through the engine, which alone decides whether the client may be
+sent one now, and past ``EVENT_BACKLOG_LIMIT`` bytes unread a monitor's events are
+dropped, and counted (``dropped_events``).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class Monitor(asyncio.Protocol):
         self,
         dispatcher: Dispatcher,
         version: dict[str, Any],
-        on_open: Callable[[Monitor], None],
+        on_negotiated: Callable[[Monitor], None],
         on_closed: Callable[[Monitor], None],
     ) -> None:
         self.dispatcher = dispatcher
@@ -48,9 +48,10 @@ class Monitor(asyncio.Protocol):
             command_exists=dispatcher.__contains__,
             allows_oob=dispatcher.allows_oob,
         )
-        self._on_open = on_open
+        self._on_negotiated = on_negotiated
         self._on_closed = on_closed
         self.transport: asyncio.Transport | None = None
+        self.negotiated = False
         self.dropped_events = 0
         self._reading_paused = False
         self._writing_paused = False
@@ -63,7 +64,6 @@ class Monitor(asyncio.Protocol):
         self.transport = transport = cast(asyncio.Transport, transport)
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         transport.write(self.engine.greeting())
-        self._on_open(self)
 
     def data_received(self, data: bytes) -> None:
         engine = self.engine
@@ -79,6 +79,9 @@ class Monitor(asyncio.Protocol):
                 pending = engine.data_to_send()
                 if pending:
                     out.append(pending)
+                if not self.negotiated and engine.negotiated:
+                    self.negotiated = True
+                    self._on_negotiated(self)
                 if not isinstance(event, protocol.CommandRequest):
                     break  # NEED_DATA (or PAUSED: never, every request is answered at once)
                 out.append(self._run(event))
@@ -122,7 +125,7 @@ class Monitor(asyncio.Protocol):
     def send_event(self, message: bytes) -> None:
         data = self.engine.encoded_event(message)
         if not data:
-            return  # the protocol sends nothing now (not negotiated yet)
+            return  # the protocol sends this client nothing now
         if self._out is not None:  # raised by a command of ours: goes before its reply
             self._out.append(data)
             return
