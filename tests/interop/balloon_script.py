@@ -275,7 +275,7 @@ class _Driver:
             # Stats the guest sent after the balloon reached its target: last-update later
             # than the server's timestamp of the event that reported the target.
             self.t["stats_half"] = await self.wait_stats(
-                "guest-stats half", time.monotonic() + 2 * POLLING_INTERVAL + 3,
+                "guest-stats half", time.monotonic() + 2 * POLLING_INTERVAL + 15,
                 self.reached_time("down"))
             self.close_phase("down", len(self.listener.received))
 
