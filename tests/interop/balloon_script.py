@@ -310,7 +310,7 @@ class _Driver:
             # than the server's timestamp of the event that reported the target.
             self.t["stats_half"] = await self.wait_stats(
                 "guest-stats half",
-                time.monotonic() + 2 * POLLING_INTERVAL + 3,
+                time.monotonic() + 2 * POLLING_INTERVAL + 15,
                 self.reached_time("down"),
             )
             self.close_phase("down", len(self.listener.received))

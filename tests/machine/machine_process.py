@@ -178,7 +178,14 @@ class Monitor:
 class MachineProcess:
     """`pyqmp machine` with ``monitors`` unix monitors; use as a context manager."""
 
-    def __init__(self, *options: str, monitors: int = 4, guest_program: str | None = None) -> None:
+    def __init__(
+        self,
+        *options: str,
+        monitors: int = 4,
+        guest_program: str | None = None,
+        monitor_options: list[str] | None = None,
+    ) -> None:
+        """``monitor_options[i]`` is appended to monitor i's address (``,read-only=on``)."""
         self._directory = tempfile.TemporaryDirectory(prefix="pyqmp-e2e-")
         self.directory = self._directory.name
         self.sockets = [
@@ -188,8 +195,9 @@ class MachineProcess:
             argv = [sys.executable, "-m", "pyqmp", "machine", *options]
         else:
             argv = [sys.executable, "-c", SCRIPTED_GUEST_SHIM, guest_program, "machine", *options]
-        for path in self.sockets:
-            argv += ["--qmp", f"unix:{path}"]
+        suffixes = monitor_options or [""] * monitors
+        for path, suffix in zip(self.sockets, suffixes, strict=True):
+            argv += ["--qmp", f"unix:{path}{suffix}"]
         self._output = tempfile.TemporaryFile()  # noqa: SIM115 -- closed in close()
         self.process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=self._output, stderr=subprocess.STDOUT

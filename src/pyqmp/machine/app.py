@@ -9,6 +9,7 @@ through the generated emitter.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -20,8 +21,9 @@ import msgspec
 from ..schema import load_schema
 from ..schema.introspect import introspect_schema
 from ..server.dispatch import Dispatcher
+from ..server.errors import ServerError
 from ..server.events import QEMU_THROTTLED_EVENTS
-from ..server.runtime import QMPServer
+from ..server.runtime import DEFAULT_MAX_CONNECTIONS, QMPServer
 from . import machine_qapi as api
 from .guest_link import GuestEvents, GuestLink
 from .hmp import HumanMonitor
@@ -41,7 +43,13 @@ def schema_path() -> str:
 class RunningMachine:
     """A machine with its QMP server, ready to listen."""
 
-    def __init__(self, config: MachineConfig, guest_fault: str | None = None) -> None:
+    def __init__(
+        self,
+        config: MachineConfig,
+        guest_fault: str | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    ) -> None:
+        self.max_connections = max_connections
         self.schema = load_schema(schema_path())
         self.server: QMPServer | None = None
         self.guest_fault = guest_fault
@@ -83,14 +91,19 @@ class RunningMachine:
             self.server.request_close()
 
     async def serve(self, addresses: Sequence[MonitorAddress], announce: bool = True) -> None:
-        server = self.server = QMPServer(self.dispatcher, self.version, THROTTLED_EVENTS)
+        server = self.server = QMPServer(
+            self.dispatcher, self.version, THROTTLED_EVENTS, self.max_connections
+        )
         try:
             for address in addresses:
-                if address.kind == "unix":
-                    await server.listen_unix(address.path)
-                else:
-                    port = await server.listen_tcp(address.host, address.port)
-                    address = address._replace(port=port)
+                try:
+                    if address.kind == "unix":
+                        await server.listen_unix(address.path, address.options)
+                    else:
+                        port = await server.listen_tcp(address.host, address.port, address.options)
+                        address = address._replace(port=port)
+                except ServerError as error:  # say which monitor could not be set up
+                    raise ServerError(f"monitor {address}: {error}") from None
                 if announce:
                     print(f"pyqmp machine: QMP monitor on {address}", flush=True)
         except BaseException:
@@ -125,10 +138,14 @@ class RunningMachine:
 
 
 def run(
-    config: MachineConfig, addresses: Sequence[MonitorAddress], guest_fault: str | None = None
+    config: MachineConfig,
+    addresses: Sequence[MonitorAddress],
+    guest_fault: str | None = None,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
 ) -> int:
     """Run the machine until ``quit`` or a signal; return the exit status."""
-    machine = RunningMachine(config, guest_fault)
+    logging.basicConfig(format="pyqmp machine: %(message)s", level=logging.INFO)
+    machine = RunningMachine(config, guest_fault, max_connections)
     runner = asyncio.run
     if os.environ.get("PYQMP_NO_UVLOOP") is None:
         try:
@@ -139,7 +156,7 @@ def run(
             pass
     try:
         runner(machine.serve(addresses))
-    except OSError as error:
+    except (OSError, ServerError) as error:  # a listener that cannot be set up as asked
         print(f"pyqmp machine: {error}", file=sys.stderr)
         return 1
     return 0

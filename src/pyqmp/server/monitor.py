@@ -18,10 +18,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from .. import protocol
-from .dispatch import Dispatcher
 from .errors import GENERIC_ERROR, CommandError
 
 log = logging.getLogger(__name__)
@@ -32,15 +31,30 @@ EVENT_BACKLOG_LIMIT = 4 << 20
 WRITE_HIGH_WATER = 1 << 20
 
 
+class Commands(Protocol):
+    """What a monitor runs requests through: a dispatcher, or a policy's view of one."""
+
+    def __contains__(self, name: str) -> bool: ...
+
+    def allows_oob(self, name: str) -> bool: ...
+
+    def call(self, name: str, arguments: dict[str, Any] | None) -> bytes: ...
+
+
 class Monitor(asyncio.Protocol):
-    """A QMP client connection."""
+    """A QMP client connection.
+
+    ``on_connected`` admits the connection (it returns False to refuse it: the transport
+    is closed before the greeting); ``on_negotiated`` and ``on_closed`` follow its life.
+    """
 
     def __init__(
         self,
-        dispatcher: Dispatcher,
+        dispatcher: Commands,
         version: dict[str, Any],
         on_negotiated: Callable[[Monitor], None],
         on_closed: Callable[[Monitor], None],
+        on_connected: Callable[[Monitor], bool] | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self.engine = protocol.ServerConnection(
@@ -50,6 +64,8 @@ class Monitor(asyncio.Protocol):
         )
         self._on_negotiated = on_negotiated
         self._on_closed = on_closed
+        self._on_connected = on_connected
+        self.identity = ""  # who is at the other end, for the log (set on admission)
         self.transport: asyncio.Transport | None = None
         self.negotiated = False
         self.dropped_events = 0
@@ -62,6 +78,9 @@ class Monitor(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # (uvloop's transports are not asyncio.Transport subclasses, but behave as one)
         self.transport = transport = cast(asyncio.Transport, transport)
+        if self._on_connected is not None and not self._on_connected(self):
+            transport.abort()  # refused: no greeting, and no lingering buffered bytes
+            return
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         transport.write(self.engine.greeting())
 
