@@ -21,6 +21,7 @@ from pyqmp.channel import (
     encode_set_target,
     encode_stats_request,
 )
+from pyqmp.guest.faults import FAULTS, HEALTHY
 
 RAM = 64 * MIB
 CRASHED = (-signal.SIGSEGV, 139)
@@ -168,3 +169,12 @@ def test_slow_answers_late_but_keeps_ballooning(at_start: bool) -> None:
         guest.send(encode_stats_request())
         guest.expect(STATS, timeout=3)
         assert time.monotonic() - asked < 2.5
+
+
+def test_every_fault_mode_on_the_wire_has_one_row_saying_what_it_changes() -> None:
+    assert {mode.name: code for code, mode in FAULTS.items()} == FAULT_MODES
+    assert HEALTHY.name == "none"
+    assert not any(HEALTHY[1:])  # the healthy guest changes nothing
+    # Each misbehaving mode changes something, and no two change the same thing.
+    changes = {mode[1:] for mode in FAULTS.values()}
+    assert len(changes) == len(FAULTS)

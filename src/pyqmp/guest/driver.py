@@ -6,11 +6,9 @@ garbage) are deadlines checked every turn.  The loop never blocks for long, so t
 notices at once when the host goes away (EOF, hangup, or a new parent process) and never
 lingers as an orphan; SIGSTOP and SIGCONT need no handling at all.
 
-Fault modes change what the guest does, not what the host may rely on: a hung guest
-neither reads nor answers (but still exits when its host goes), a crashing one dies of
-SIGSEGV, a garbage one sends random bytes instead of frames, a flooding one sends
-statistics as fast as the socket takes them, a lying one reports absurd values and a
-slow one answers ``SLOW_DELAY`` seconds late while its balloon keeps moving.
+Fault modes change what the guest does, not what the host may rely on.  What each mode
+changes is a row of :mod:`.faults`; the driver only asks the row (``self.mode.hangs``...),
+never which mode it is in.
 """
 
 from __future__ import annotations
@@ -26,8 +24,6 @@ from collections import deque
 from collections.abc import Callable
 
 from ..channel import (
-    FAULT_MODES,
-    FAULT_NAMES,
     HOST_TO_GUEST_TYPES,
     PAGE_SIZE,
     POWERDOWN,
@@ -44,21 +40,13 @@ from ..channel import (
     encode_ready,
     encode_stats,
 )
+from .faults import FAULTS, HEALTHY
 from .memory import GuestMemory, Workload
-
-NONE = FAULT_MODES["none"]
-HANG = FAULT_MODES["hang"]
-CRASH = FAULT_MODES["crash"]
-GARBAGE = FAULT_MODES["garbage"]
-FLOOD = FAULT_MODES["flood"]
-LIE = FAULT_MODES["lie"]
-SLOW = FAULT_MODES["slow"]
 
 STEP_INTERVAL = 0.05  # seconds between balloon steps
 STEP_BYTES = 16 * 1024 * 1024  # balloon step, for guests up to 512 MiB
 STEPS_FOR_ALL_RAM = 32  # bigger guests take bigger steps: all of RAM in this many
 WORKLOAD_INTERVAL = 0.5
-SLOW_DELAY = 3.0
 GARBAGE_INTERVAL = 0.05
 GARBAGE_CHUNK = 64 * 1024 // 20  # 64 KiB/s
 LIE_PAGES = 2**63
@@ -98,16 +86,16 @@ class Guest:
         self,
         channel: socket.socket,
         memory: GuestMemory,
-        fault: int = NONE,
+        fault: int = HEALTHY.code,
         clock: Callable[[], float] = time.monotonic,
         seed: int | None = None,
     ) -> None:
-        if fault not in FAULT_NAMES:
+        if fault not in FAULTS:
             raise ValueError(f"unknown fault mode code {fault}")
         self.channel = channel
         self.memory = memory
         self.workload = Workload(memory, seed)
-        self.fault = fault
+        self.mode = FAULTS[fault]
         self.clock = clock
         self.decoder = FrameDecoder(HOST_TO_GUEST_TYPES)
         self.target_pages = 0
@@ -141,11 +129,11 @@ class Guest:
 
     def _boot(self) -> None:
         self.workload.start()
-        if self.fault == CRASH:
+        if self.mode.crashes:
             crash()
-        if self.fault == HANG:
+        if self.mode.hangs:
             self._hang()
-        if self.fault != GARBAGE:
+        if not self.mode.garbage:
             # The driver is up: say so now (even a slow guest boots), then the level.
             self._emit(encode_ready(self.memory.pages))
         self._answer_actual()
@@ -154,7 +142,7 @@ class Guest:
         self._now = now = self.clock()
         if os.getppid() != self._parent:
             raise GuestExit(0)
-        if self.fault == HANG:
+        if self.mode.hangs:
             self._hang()
         self._run_timers(now)
         deadlines = [self._next_tick, now + HOUSEKEEPING_INTERVAL]
@@ -162,7 +150,7 @@ class Guest:
             deadlines.append(self._next_step)
         if self._pending:
             deadlines.append(self._pending[0][0])
-        if self.fault == GARBAGE:
+        if self.mode.garbage:
             deadlines.append(self._next_garbage)
         if self._shutdown_at is not None:
             deadlines.append(self._shutdown_at)
@@ -174,7 +162,7 @@ class Guest:
         for _, events in self._poller.poll(timeout * 1000):
             if events & (select.POLLIN | select.POLLHUP | select.POLLERR):
                 self._receive()
-            if events & select.POLLOUT and self.fault != HANG:
+            if events & select.POLLOUT and not self.mode.hangs:
                 self._transmit()
 
     def _hang(self) -> None:
@@ -197,11 +185,11 @@ class Guest:
             self._next_tick = now + WORKLOAD_INTERVAL
         while self._pending and self._pending[0][0] <= now:
             self._emit(self._pending.popleft()[1])
-        if self.fault == GARBAGE and now >= self._next_garbage:
+        if self.mode.garbage and now >= self._next_garbage:
             if len(self._outbox) < OUTBOX_LIMIT:
                 self._outbox += os.urandom(GARBAGE_CHUNK)
             self._next_garbage = now + GARBAGE_INTERVAL
-        if self.fault == FLOOD and len(self._outbox) < OUTBOX_LIMIT // 2:
+        if self.mode.floods and len(self._outbox) < OUTBOX_LIMIT // 2:
             self._outbox += self._stats_frame() * FLOOD_BATCH
 
     # -- the channel --------------------------------------------------------------------
@@ -217,7 +205,7 @@ class Guest:
             raise GuestExit(0)
         for frame in self.decoder.feed(data):
             self._handle(frame)
-            if self.fault == HANG:
+            if self.mode.hangs:
                 return  # it stops reading, even what it already has
 
     def _transmit(self) -> None:
@@ -236,11 +224,11 @@ class Guest:
             self._outbox += frame
 
     def _answer(self, frame: bytes) -> None:
-        if self.fault == GARBAGE:
+        if self.mode.garbage:
             return  # random bytes go out instead of frames
-        if self.fault == SLOW:
+        if self.mode.answer_delay:
             if len(self._pending) < PENDING_LIMIT:
-                self._pending.append((self._now + SLOW_DELAY, frame))
+                self._pending.append((self._now + self.mode.answer_delay, frame))
             else:
                 self.answers_dropped += 1
             return
@@ -256,26 +244,27 @@ class Guest:
         elif frame.type == STATS_REQUEST:
             self._answer(self._stats_frame())
         elif frame.type == POWERDOWN:
-            if self.fault == SLOW:
+            if self.mode.answer_delay:
                 if self._shutdown_at is None:
-                    self._shutdown_at = self._now + SLOW_DELAY
+                    self._shutdown_at = self._now + self.mode.answer_delay
             else:
                 raise GuestExit(0)
         elif frame.type == SET_FAULT:
             code = decode_fault(frame.payload)
-            if code in FAULT_NAMES:
+            if code in FAULTS:
                 self.set_fault(code)
 
     def set_fault(self, code: int) -> None:
-        previous, self.fault = self.fault, code
-        if code == CRASH:
+        """Behave as the mode with wire code ``code`` says from now on."""
+        mode = self.mode = FAULTS[code]
+        if mode.crashes:
             crash()
-        if previous == SLOW and code != SLOW:
+        if not mode.answer_delay:  # what a slow mode held back goes out now
             while self._pending:
                 frame = self._pending.popleft()[1]
-                if code != GARBAGE:
+                if not mode.garbage:
                     self._emit(frame)
-        if code == GARBAGE:
+        if mode.garbage:
             self._next_garbage = self._now
 
     def _balloon_step(self, now: float) -> None:
@@ -288,12 +277,12 @@ class Guest:
         self._next_step = None if done else now + STEP_INTERVAL
 
     def _answer_actual(self) -> None:
-        pages = LIE_PAGES if self.fault == LIE else self.memory.balloon_pages
+        pages = LIE_PAGES if self.mode.lies else self.memory.balloon_pages
         self._answer(encode_actual(pages))
 
     def stats(self) -> list[tuple[int, int]]:
         """The statistics the driver reports, as (virtio tag, value) in tag order."""
-        if self.fault == LIE:
+        if self.mode.lies:
             return [(tag, U64_MAX) for tag in StatTag]
         usage = resource.getrusage(resource.RUSAGE_SELF)
         reserved = int(self.memory.pages * KERNEL_RESERVED_SHARE) * PAGE_SIZE
