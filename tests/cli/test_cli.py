@@ -137,7 +137,7 @@ def test_guest_command_takes_its_own_options() -> None:
     result = run_pyqmp("guest", "--help")
     assert result.returncode == 0
     assert "--fd FD" in result.stdout
-    result = run_pyqmp("guest", "--fd", "99", "--ram", "1M")
+    result = run_pyqmp("guest", "--fd", "99", "--ram", "1048576")
     assert result.returncode == 2
     assert "--fd 99 is not a usable socket" in result.stderr
 

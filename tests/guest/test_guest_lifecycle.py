@@ -21,7 +21,7 @@ from pyqmp.channel import (
     encode_set_target,
     encode_stats_request,
 )
-from pyqmp.guest.main import main, parse_size
+from pyqmp.guest.main import main
 
 RAM = 64 * MIB
 
@@ -81,7 +81,7 @@ SPAWNER = """
 import subprocess, sys, time
 fd = int(sys.argv[1])
 guest = subprocess.Popen(
-    [sys.executable, "-m", "pyqmp.guest", "--fd", str(fd), "--ram", "16M", *sys.argv[2:]],
+    [sys.executable, "-m", "pyqmp.guest", "--fd", str(fd), "--ram", "16777216", *sys.argv[2:]],
     pass_fds=[fd],
 )
 print(guest.pid, flush=True)
@@ -143,7 +143,7 @@ def test_ready_reports_ram_in_pages_for_odd_sizes() -> None:
 
 
 def test_bad_fd_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--fd", "987", "--ram", "1M"]) == 2
+    assert main(["--fd", "987", "--ram", str(MIB)]) == 2
     assert "--fd 987 is not a usable socket" in capsys.readouterr().err
 
 
@@ -152,12 +152,12 @@ def test_bad_arguments_exit_2() -> None:
         main(["--fd", "3", "--ram", "lots"])
     assert raised.value.code == 2
     with pytest.raises(SystemExit):
-        main(["--fd", "3", "--ram", "1M", "--fault", "sulk"])
+        main(["--fd", "3", "--ram", str(MIB), "--fault", "sulk"])
 
 
-def test_parse_size() -> None:
-    assert parse_size("268435456") == 268435456
-    assert parse_size("256M") == 256 * MIB
-    assert parse_size("1g") == 1024 * MIB
-    assert parse_size("64K") == 64 * 1024
-    assert parse_size("4096B") == 4096
+def test_ram_is_a_number_of_bytes_only() -> None:
+    """The machine parses sizes (``-m 256M``); the guest only ever gets bytes."""
+    for text in ("256M", "0", "-1", "1.5", ""):
+        with pytest.raises(SystemExit) as raised:
+            main(["--fd", "3", "--ram", text])
+        assert raised.value.code == 2

@@ -8,7 +8,6 @@ its machine, and goes when the machine goes (EOF on the channel, or a new parent
 from __future__ import annotations
 
 import argparse
-import re
 import signal
 import socket
 import sys
@@ -18,18 +17,16 @@ from ..channel import FAULT_MODES
 from .driver import Guest
 from .memory import GuestMemory
 
-_SIZE = re.compile(r"(\d+)([kKmMgGtT]?)[bB]?")
-_UNITS = {"": 0, "k": 10, "m": 20, "g": 30, "t": 40}
 
-
-def parse_size(text: str) -> int:
-    """Bytes, as a plain integer or with a binary suffix (K, M, G, T)."""
-    match = _SIZE.fullmatch(text.strip())
-    if match is None:
+def byte_count(text: str) -> int:
+    """``--ram``: a plain number of bytes.  Sizes with suffixes are the machine's to parse
+    (``-m 256M``, :func:`pyqmp.machine.options.parse_ram_size`); the guest only ever gets
+    the bytes."""
+    if not text.isdigit() or int(text) == 0:
         raise argparse.ArgumentTypeError(
-            f"expected a size in bytes (e.g. 268435456 or 256M), got {text!r}"
+            f"expected a number of bytes (e.g. 268435456), got {text!r}"
         )
-    return int(match.group(1)) << _UNITS[match.group(2).lower()]
+    return int(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--ram",
-        type=parse_size,
+        type=byte_count,
         required=True,
         metavar="BYTES",
         help="guest RAM size (whole 4 KiB pages are used)",

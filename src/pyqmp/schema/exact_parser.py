@@ -204,7 +204,7 @@ class ExactParser:
             info = reader.info_here()
             if tok[0] == "#":
                 reader.reject_expr_doc(cur_doc)
-                for cur_doc in self.get_doc(reader, info):
+                for cur_doc in self.get_doc(info):
                     reader.docs.append(cur_doc)
                 tok = self.tok
                 continue
@@ -220,7 +220,7 @@ class ExactParser:
             tok = self.tok
         reader.reject_expr_doc(cur_doc)
 
-    def get_doc(self, reader: FileSink, info: SourceInfo) -> list[DocBlock]:
+    def get_doc(self, info: SourceInfo) -> list[DocBlock]:
         """Read a doc comment; a ``# =`` heading line splits it into blocks."""
         if self.tok != "##":
             raise self.parse_error("junk after '##' at start of documentation comment")

@@ -47,11 +47,9 @@ class _IntrospectionBuilder:
 
     def use_type(self, typ: model.SchemaType) -> str:
         types = self.schema.types
-        if json_type(typ, types) == "int":
+        if json_type(typ) == "int":
             typ = types["int"]
-        elif isinstance(typ, model.ArrayType) and (
-            json_type(types[typ.element_type], types) == "int"
-        ):
+        elif isinstance(typ, model.ArrayType) and (json_type(types[typ.element_type]) == "int"):
             typ = types["intList"]
         if typ.name not in self.used:
             self.used[typ.name] = typ
@@ -146,7 +144,7 @@ class _IntrospectionBuilder:
         return self.entries
 
 
-def json_type(typ: model.SchemaType, types: Any) -> str:
+def json_type(typ: model.SchemaType) -> str:
     """The JSON type of values of ``typ``: string, number, int, boolean, null,
     value (anything), array or object."""
     if isinstance(typ, model.BuiltinType):
