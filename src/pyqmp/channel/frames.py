@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 from enum import IntEnum
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 MAGIC = 0xB10C
 HEADER = struct.Struct("<HBBI")
@@ -31,39 +31,52 @@ STAT_ENTRY_SIZE = STAT_ENTRY.size  # 10
 MAX_STATS_ENTRIES = 16
 MAX_STATS_PAYLOAD = MAX_STATS_ENTRIES * STAT_ENTRY_SIZE  # 160
 
-# Host → guest
-SET_TARGET = 1  # u64: pages the balloon should hold (virtio's num_pages)
-STATS_REQUEST = 2  # empty: please send statistics (virtio hands back the stats buffer)
-POWERDOWN = 3  # empty: the ACPI power button
-SET_FAULT = 4  # u8: a fault mode code, 0 = healthy
-# Guest → host
-READY = 16  # u64: guest RAM in pages; the driver is up (feature negotiation done)
-ACTUAL = 17  # u64: pages currently in the balloon
-STATS = 18  # 0..16 entries of (u16 tag, u64 value)
+# The channel's numbered things are IntEnums, one style for all three: frame types,
+# fault mode codes and (below) virtio's statistic tags.
+
+
+class FrameType(IntEnum):
+    """The type byte of a frame."""
+
+    # Host → guest
+    SET_TARGET = 1  # u64: pages the balloon should hold (virtio's num_pages)
+    STATS_REQUEST = 2  # empty: please send statistics (virtio hands back the stats buffer)
+    POWERDOWN = 3  # empty: the ACPI power button
+    SET_FAULT = 4  # u8: a fault mode code, 0 = healthy
+    # Guest → host
+    READY = 16  # u64: guest RAM in pages; the driver is up (feature negotiation done)
+    ACTUAL = 17  # u64: pages currently in the balloon
+    STATS = 18  # 0..16 entries of (u16 tag, u64 value)
+
+
+# The short names the code uses (channel.READY, not channel.FrameType.READY).
+SET_TARGET: Final = FrameType.SET_TARGET
+STATS_REQUEST: Final = FrameType.STATS_REQUEST
+POWERDOWN: Final = FrameType.POWERDOWN
+SET_FAULT: Final = FrameType.SET_FAULT
+READY: Final = FrameType.READY
+ACTUAL: Final = FrameType.ACTUAL
+STATS: Final = FrameType.STATS
 
 HOST_TO_GUEST_TYPES = frozenset({SET_TARGET, STATS_REQUEST, POWERDOWN, SET_FAULT})
 GUEST_TO_HOST_TYPES = frozenset({READY, ACTUAL, STATS})
-KNOWN_TYPES = HOST_TO_GUEST_TYPES | GUEST_TO_HOST_TYPES
+KNOWN_TYPES = frozenset(FrameType)
+TYPE_NAMES: dict[int, str] = {kind: kind.name for kind in FrameType}
 
-TYPE_NAMES: dict[int, str] = {
-    SET_TARGET: "SET_TARGET",
-    STATS_REQUEST: "STATS_REQUEST",
-    POWERDOWN: "POWERDOWN",
-    SET_FAULT: "SET_FAULT",
-    READY: "READY",
-    ACTUAL: "ACTUAL",
-    STATS: "STATS",
-}
 
-FAULT_MODES: dict[str, int] = {
-    "none": 0,
-    "hang": 1,
-    "crash": 2,
-    "garbage": 3,
-    "flood": 4,
-    "lie": 5,
-    "slow": 6,
-}
+class FaultCode(IntEnum):
+    """The guest's fault modes on the wire (SET_FAULT's payload, ``--fault``'s names)."""
+
+    NONE = 0
+    HANG = 1
+    CRASH = 2
+    GARBAGE = 3
+    FLOOD = 4
+    LIE = 5
+    SLOW = 6
+
+
+FAULT_MODES: dict[str, int] = {code.name.lower(): code for code in FaultCode}
 FAULT_NAMES: dict[int, str] = {code: name for name, code in FAULT_MODES.items()}
 
 

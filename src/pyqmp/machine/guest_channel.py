@@ -58,7 +58,7 @@ Report = Actual | Stats
 
 _GUEST_TYPES: Final = frozenset((channel.READY, channel.ACTUAL, channel.STATS))
 # Held frames are released in this order: the driver is up before it reports.
-_RELEASE_ORDER: Final = {channel.READY: 0, channel.ACTUAL: 1, channel.STATS: 2}
+_RELEASE_ORDER: Final[dict[int, int]] = {channel.READY: 0, channel.ACTUAL: 1, channel.STATS: 2}
 
 
 class GuestChannel:
