@@ -4,6 +4,7 @@ the package under test instrumented), else run each input of a corpus once."""
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Callable, Sequence
@@ -22,6 +23,8 @@ def run_fuzz_target(
     try:
         import atheris
     except ImportError:
+        atheris = None
+    if os.environ.get("PYQMP_NO_ATHERIS"):  # replay inputs plainly even where it is installed
         atheris = None
     if atheris is not None:
         with atheris.instrument_imports(include=["pyqmp"]):

@@ -5,6 +5,7 @@ over the side-by-side cases, without atheris: the harness works and no input cra
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -39,8 +40,10 @@ def test_side_by_side_cases() -> None:
 
 def test_script_runs_without_atheris(tmp_path: Path) -> None:
     (tmp_path / "input").write_bytes(b'{"execute": "qmp_capabilities"}{"a": 1, "a": 2}')
+    # PYQMP_NO_ATHERIS: the no-atheris path even where it is installed (the test extra).
     result = subprocess.run(
         [sys.executable, str(FUZZ_SCRIPT), str(tmp_path / "input")],
+        env={**os.environ, "PYQMP_NO_ATHERIS": "1"},
         capture_output=True,
         text=True,
         check=False,

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from free_port import free_tcp_port
 
 STARTUP_TIMEOUT = 20.0
 READ_TIMEOUT = 10.0
@@ -252,10 +253,7 @@ def test_client_that_never_reads() -> None:
 def test_unix_socket_mode_and_tcp_on_loopback() -> None:
     with tempfile.TemporaryDirectory() as directory:
         path = os.path.join(directory, "q.sock")
-        probe = socket.socket()
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-        probe.close()
+        port = free_tcp_port()
         argv = [
             sys.executable,
             "-m",

@@ -73,9 +73,27 @@ def _load(credentials: TLSCredentials, name: str, load: Any, *paths: str) -> Non
         ) from None
 
 
+# The ssl module names a subject's attributes as OpenSSL's long names; logs and QEMU's
+# authz lists spell a distinguished name with the short ones (RFC 4514).
+_SHORT_NAMES = {
+    "commonName": "CN",
+    "organizationName": "O",
+    "organizationalUnitName": "OU",
+    "countryName": "C",
+    "stateOrProvinceName": "ST",
+    "localityName": "L",
+    "domainComponent": "DC",
+    "userId": "UID",
+}
+
+
 def peer_subject(peercert: Any) -> str | None:
     """A client certificate's subject as ``CN=...,O=...``, or None without one."""
     if not peercert:
         return None
-    parts = [f"{key}={value}" for rdn in peercert.get("subject", ()) for key, value in rdn]
+    parts = [
+        f"{_SHORT_NAMES.get(key, key)}={value}"
+        for rdn in peercert.get("subject", ())
+        for key, value in rdn
+    ]
     return ",".join(parts) or None
