@@ -86,6 +86,21 @@ def test_schema_check_rejects_extra_arguments() -> None:
         (["machine", "--qmp", "udp:1"], "invalid monitor 'udp:1'"),
         (["machine", "--balloon", "bus=pci.0"], "invalid device option 'bus=pci.0'"),
         (["machine", "--uuid", "not-a-uuid"], "badly formed hexadecimal UUID string"),
+        # QEMU's -compat errors, word for word, after the option that caused them
+        (["machine", "--compat", "reject"], "--compat reject: Expected '=' after parameter"),
+        (
+            ["machine", "--compat", "deprecated-input=reject,future-input=reject"],
+            "--compat deprecated-input=reject,future-input=reject: "
+            "Parameter 'future-input' is unexpected",
+        ),
+        (
+            ["machine", "--compat", "deprecated-output=drop"],
+            "Parameter 'deprecated-output' does not accept value 'drop'",
+        ),
+        (
+            ["machine", "--compat", "unstable-input=accept", "--compat", "unstable-input=hide"],
+            "--compat unstable-input=hide: Parameter 'unstable-input' does not accept value 'hide'",
+        ),
     ],
 )
 def test_machine_option_errors(args: list[str], message: str) -> None:
@@ -99,7 +114,6 @@ def test_machine_option_errors(args: list[str], message: str) -> None:
     ("args", "message", "status"),
     [
         (["machine", "--guest-fault", "sulk"], "invalid choice: 'sulk'", 2),  # argparse's
-        (["machine", "--compat", "reject"], "--compat is not built yet", 2),  # issue 8's
     ],
 )
 def test_machine_usage_errors(args: list[str], message: str, status: int) -> None:

@@ -1,0 +1,314 @@
+"""The ``--compat`` policy: what a server does with deprecated and unstable interfaces.
+
+QEMU 7.2's ``-compat`` (``qapi/compat.json``): a client tests itself against the
+future by having deprecated (or unstable) commands, arguments and enum values refused
+(``reject``) or fatal (``crash``), and deprecated (unstable) members of replies and
+events, and deprecated events, hidden (``hide``).  :class:`CompatPolicy` is the policy
+and parses QEMU's option syntax; :class:`CompatRules` applies it to one schema, walking
+the schema once to find which commands, arguments, replies and events have anything to
+check, so that everything else costs nothing.  Texts and error classes are QEMU's
+(``qapi/qapi-util.c``): "Deprecated command NAME disabled by policy" is CommandNotFound,
+"... parameter NAME ..." and "... value VALUE ..." are GenericError.
+
+The one rule: the default policy (accept everything) changes nothing, byte for byte.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, NamedTuple
+
+from msgspec import to_builtins
+
+from ..protocol.errors import (
+    ErrorClass,
+    disabled_by_policy,
+    parameter_unexpected,
+    parameter_value_refused,
+)
+from ..schema import model
+from .errors import COMMAND_NOT_FOUND, GENERIC_ERROR, CommandError, ServerError
+
+INPUT_POLICIES = ("accept", "reject", "crash")
+OUTPUT_POLICIES = ("accept", "hide")
+# QEMU's option members, in its order, and the values each takes.
+_MEMBERS: dict[str, tuple[str, ...]] = {
+    "deprecated-input": INPUT_POLICIES,
+    "deprecated-output": OUTPUT_POLICIES,
+    "unstable-input": INPUT_POLICIES,
+    "unstable-output": OUTPUT_POLICIES,
+}
+# The special features, with the adjective QEMU's messages give them.
+_ADJECTIVES = {"deprecated": "Deprecated", "unstable": "Unstable"}
+
+
+class CompatError(ServerError):
+    """A ``--compat`` option that cannot be understood; the message says what was expected."""
+
+
+class CompatPolicy(NamedTuple):
+    """QEMU's ``CompatPolicy``: every member ``accept`` unless told otherwise."""
+
+    deprecated_input: str = "accept"
+    deprecated_output: str = "accept"
+    unstable_input: str = "accept"
+    unstable_output: str = "accept"
+
+    @classmethod
+    def parse(cls, text: str) -> CompatPolicy:
+        """A policy from QEMU's ``-compat`` syntax (``key=value,...``), with QEMU's errors.
+
+        As QEMU, a key given twice keeps its last value, and each ``-compat`` option is a
+        whole policy: members it does not name are ``accept`` (see :func:`last_policy`).
+        """
+        values: dict[str, str] = {}
+        for item in text.split(",") if text else ():
+            key, equals, value = item.partition("=")
+            if not equals:
+                raise CompatError(f"Expected '=' after parameter '{key}'")
+            if key not in _MEMBERS:
+                raise CompatError(parameter_unexpected(key))
+            if value not in _MEMBERS[key]:
+                raise CompatError(parameter_value_refused(key, value))
+            values[key.replace("-", "_")] = value
+        return cls(**values)
+
+    def input_policy(self, feature: str) -> str:
+        return self.deprecated_input if feature == "deprecated" else self.unstable_input
+
+    def hides(self, features: tuple[model.Feature, ...]) -> bool:
+        """Whether output with these features is hidden."""
+        for feature in features:
+            if feature.name == "deprecated" and self.deprecated_output == "hide":
+                return True
+            if feature.name == "unstable" and self.unstable_output == "hide":
+                return True
+        return False
+
+    def describe(self) -> str:
+        pairs = zip(_MEMBERS, self, strict=True)
+        return ",".join(f"{key}={value}" for key, value in pairs if value != "accept")
+
+
+DEFAULT_POLICY = CompatPolicy()
+
+
+def last_policy(options: Iterable[str]) -> CompatPolicy:
+    """The policy of repeated ``--compat`` options: each is parsed (any error is an
+    error), and, as QEMU's ``-compat``, the last one replaces the ones before it."""
+    policy = DEFAULT_POLICY
+    for text in options:
+        try:
+            policy = CompatPolicy.parse(text)
+        except CompatError as error:
+            raise CompatError(f"--compat {text}: {error}") from None
+    return policy
+
+
+def crash(what: str) -> None:
+    """End the process as QEMU's ``abort()`` does (SIGABRT), saying why first."""
+    sys.stderr.write(f"pyqmp: {what} used, and the compat policy says crash: aborting\n")
+    sys.stderr.flush()
+    os.abort()
+
+
+# A value that an event's filter says must not be sent at all.
+HIDDEN_EVENT = object()
+
+
+class CompatRules:
+    """A policy applied to one schema's commands and events."""
+
+    def __init__(
+        self,
+        schema: model.Schema,
+        policy: CompatPolicy,
+        on_crash: Callable[[str], None] = crash,
+    ) -> None:
+        self.schema = schema
+        self.policy = policy
+        self._on_crash = on_crash
+        types = schema.types
+        self._input_types = _TypesWith(types, self._checks_input)
+        self._output_types = _TypesWith(types, lambda features: policy.hides(features))
+        self.checked_commands = frozenset(
+            name
+            for name, command in schema.commands.items()
+            if self._checks_input(command.features) or self._input_types.reach(command.arg_type)
+        )
+        self.filtered_replies = frozenset(
+            name
+            for name, command in schema.commands.items()
+            if self._output_types.reach(command.ret_type)
+        )
+        self.hidden_events = frozenset(
+            name for name, event in schema.events.items() if policy.hides(event.features)
+        )
+        self.filtered_events = frozenset(
+            name
+            for name, event in schema.events.items()
+            if self._output_types.reach(event.arg_type)
+        )
+
+    def _checks_input(self, features: tuple[model.Feature, ...]) -> bool:
+        return any(f.is_special and self.policy.input_policy(f.name) != "accept" for f in features)
+
+    # -- input ---------------------------------------------------------------------------
+
+    def check_input(self, name: str, arguments: Mapping[str, Any] | None) -> None:
+        """Raise QEMU's :class:`CommandError` if the policy refuses this request (or end
+        the process, for ``crash``).  Checks the command, then its arguments in the
+        schema's member order, as QEMU's dispatcher and input visitor do."""
+        if name not in self.checked_commands:
+            return
+        command = self.schema.commands[name]
+        self._allow(command.features, "command", name, COMMAND_NOT_FOUND)
+        if command.arg_type is not None and arguments:
+            for kind, label, features in _special_inputs(
+                self.schema.types, command.arg_type, arguments, self._input_types
+            ):
+                self._allow(features, kind, label, GENERIC_ERROR)
+
+    def _allow(
+        self, features: tuple[model.Feature, ...], kind: str, name: str, error_class: ErrorClass
+    ) -> None:
+        for feature in features:
+            if not feature.is_special:
+                continue
+            policy = self.policy.input_policy(feature.name)
+            if policy == "accept":
+                continue
+            adjective = _ADJECTIVES[feature.name]
+            if policy == "crash":
+                self._on_crash(f"{adjective.lower()} {kind} {name}")
+            raise CommandError(disabled_by_policy(adjective, kind, name), error_class)
+
+    # -- output --------------------------------------------------------------------------
+
+    def filter_reply(self, name: str, result: Any) -> Any:
+        """``result`` of command ``name`` without the members the policy hides."""
+        if name not in self.filtered_replies or result is None:
+            return result
+        ret_type = self.schema.commands[name].ret_type
+        assert ret_type is not None
+        return self._prune(ret_type, to_builtins(result))
+
+    def filter_event(self, name: str, data: Any) -> Any:
+        """``data`` of event ``name`` without hidden members, or :data:`HIDDEN_EVENT`."""
+        if name in self.hidden_events:
+            return HIDDEN_EVENT
+        if name not in self.filtered_events or data is None:
+            return data
+        arg_type = self.schema.events[name].arg_type
+        assert arg_type is not None
+        return self._prune(arg_type, to_builtins(data))
+
+    def _prune(self, type_name: str, value: Any) -> Any:
+        if not self._output_types.reach(type_name):
+            return value
+        typ = self.schema.types[type_name]
+        if isinstance(typ, model.ArrayType):
+            if isinstance(value, list):
+                return [self._prune(typ.element_type, item) for item in value]
+            return value
+        if isinstance(typ, model.AlternateType):
+            if isinstance(value, dict):
+                for variant in typ.variants:
+                    if isinstance(self.schema.types[variant.type], model.ObjectType):
+                        return self._prune(variant.type, value)
+            return value
+        if not isinstance(typ, model.ObjectType) or not isinstance(value, dict):
+            return value
+        members = {m.name: m for m in _members_of(self.schema.types, typ, value)}
+        kept = {}
+        for key, item in value.items():
+            member = members.get(key)
+            if member is None:
+                kept[key] = item  # not the schema's: not the policy's business
+            elif not self.policy.hides(member.features):
+                kept[key] = self._prune(member.type, item)
+        return kept
+
+
+def _members_of(
+    types: Mapping[str, model.SchemaType], typ: model.ObjectType, value: Mapping[str, Any]
+) -> Iterator[model.ObjectMember]:
+    """The members of ``typ`` for ``value``: its own, then the branch its tag selects."""
+    yield from typ.members
+    if typ.variants and typ.tag is not None:
+        tag = value.get(typ.tag)
+        for variant in typ.variants:
+            if variant.name == tag:
+                branch = types[variant.type]
+                if isinstance(branch, model.ObjectType):
+                    yield from _members_of(types, branch, value)
+                return
+
+
+class _TypesWith:
+    """Which types reach something (a member, an enum value) with features ``wanted``
+    says yes to; computed once per type, cycles included."""
+
+    def __init__(
+        self,
+        types: Mapping[str, model.SchemaType],
+        wanted: Callable[[tuple[model.Feature, ...]], bool],
+    ) -> None:
+        self.types = types
+        self.wanted = wanted
+        self._known: dict[str, bool] = {}
+
+    def reach(self, name: str | None) -> bool:
+        if name is None:
+            return False
+        known = self._known.get(name)
+        if known is None:
+            known = self._known[name] = self._search(name, set())
+        return known
+
+    def _search(self, name: str, seen: set[str]) -> bool:
+        if name in seen:
+            return False
+        seen.add(name)
+        typ = self.types[name]
+        if isinstance(typ, model.EnumType):
+            return any(self.wanted(value.features) for value in typ.members)
+        if isinstance(typ, model.ArrayType):
+            return self._search(typ.element_type, seen)
+        if isinstance(typ, model.AlternateType):
+            return any(self._search(v.type, seen) for v in typ.variants)
+        if isinstance(typ, model.ObjectType):
+            if any(self.wanted(m.features) or self._search(m.type, seen) for m in typ.members):
+                return True
+            return any(self._search(v.type, seen) for v in typ.variants or ())
+        return False
+
+
+def _special_inputs(
+    types: Mapping[str, model.SchemaType], type_name: str, value: Any, reach: _TypesWith
+) -> Iterator[tuple[str, str, tuple[model.Feature, ...]]]:
+    """Each member or enum value in ``value`` that has features, in visiting order:
+    ``("parameter", member name, features)`` or ``("value", enum value, features)``."""
+    if not reach.reach(type_name):
+        return
+    typ = types[type_name]
+    if isinstance(typ, model.EnumType):
+        if isinstance(value, str):
+            for enum_value in typ.members:
+                if enum_value.name == value and enum_value.features:
+                    yield "value", value, enum_value.features
+    elif isinstance(typ, model.ArrayType):
+        if isinstance(value, list):
+            for item in value:
+                yield from _special_inputs(types, typ.element_type, item, reach)
+    elif isinstance(typ, model.AlternateType):
+        for variant in typ.variants:
+            yield from _special_inputs(types, variant.type, value, reach)
+    elif isinstance(typ, model.ObjectType) and isinstance(value, Mapping):
+        for member in _members_of(types, typ, value):
+            if member.name in value:
+                if member.features:
+                    yield "parameter", member.name, member.features
+                yield from _special_inputs(types, member.type, value[member.name], reach)
