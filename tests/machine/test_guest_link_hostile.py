@@ -56,9 +56,7 @@ def make_link() -> tuple[GuestLink, Machine, list[tuple[str, Any]]]:
     link = GuestLink(
         StubLoop(),  # type: ignore[arg-type]
         RAM,
-        GuestEvents(
-            machine.guest_ready, machine.guest_actual, machine.guest_stats, machine.guest_exited
-        ),
+        GuestEvents(machine.guest_actual, machine.guest_stats, machine.guest_exited),
     )
     return link, machine, sent
 

@@ -125,7 +125,6 @@ class RunningMachine:
                 loop,
                 machine.config.ram_size,
                 GuestEvents(
-                    machine.guest_ready,
                     machine.guest_actual,
                     machine.guest_stats,
                     machine.guest_exited,

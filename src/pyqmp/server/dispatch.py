@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from ..protocol.errors import command_not_found, parameter_unexpected
+from ..protocol.negotiation import QMP_CAPABILITIES
 from ..schema import model
 from .arguments import decode_arguments
 from .compat import CompatRules
@@ -57,6 +58,8 @@ class Dispatcher:
         constant = frozenset(constant_results)
         self.commands: dict[str, BoundCommand] = {}
         for name, command in schema.commands.items():
+            if name == QMP_CAPABILITIES:
+                continue  # the protocol engine runs it: no handler implements it
             method_name = methods.get(name)
             method = getattr(handlers, method_name, None) if method_name else None
             if method is None:
