@@ -31,6 +31,11 @@ from qmp_targets import MachineOptions, TargetProcess, make_target
 from schema_graph import compare_schema_infos
 from test_introspection_vs_qemu import DEBIAN_QEMU_DEFINES, format_differences
 
+from pyqmp.machine.app import schema_path
+from pyqmp.schema import load_schema
+from pyqmp.schema.introspect import DEPRECATED_SCHEMA_INFO_MEMBERS
+from pyqmp.schema.model import ObjectType
+
 TIMEOUT_SECONDS = 20.0
 INTROSPECT_TIMEOUT_SECONDS = 300
 
@@ -263,3 +268,22 @@ async def query_schema(path: str) -> list[dict[str, Any]]:
         await client.disconnect()
     assert isinstance(schema, list)
     return schema
+
+
+@pytest.mark.parametrize("which", ["qemu", "machine"])
+def test_hidden_schema_info_members_are_what_the_schemas_deprecate(
+    which: str, qemu_source: Path
+) -> None:
+    """hide_deprecated's list of SchemaInfo's own deprecated members is QEMU's
+    qapi/introspect.json's (and the machine's copy of it), nothing more or less."""
+    path = str(qemu_source / "qapi" / "qapi-schema.json") if which == "qemu" else schema_path()
+    schema = load_schema(path)
+    deprecated = {}
+    for name, typ in schema.types.items():
+        if name.startswith("SchemaInfo") and isinstance(typ, ObjectType):
+            hidden = tuple(
+                m.name for m in typ.local_members if any(f.name == "deprecated" for f in m.features)
+            )
+            if hidden:
+                deprecated[name] = hidden
+    assert deprecated == {"SchemaInfoEnum": DEPRECATED_SCHEMA_INFO_MEMBERS["enum"]}

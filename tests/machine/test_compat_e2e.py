@@ -156,7 +156,7 @@ def test_hide_shows_the_future_on_every_monitor_and_view() -> None:
             assert "balloon-stats-request" not in names  # a deprecated command: dropped
             assert not any("deprecated" in e.get("features", ()) for e in schema)
             for entry in schema:
-                assert "values" not in entry  # SchemaInfoEnumType.values is deprecated
+                assert "values" not in entry  # SchemaInfoEnum.values is deprecated
                 for member in entry.get("members", ()) if entry["meta-type"] == "object" else ():
                     assert member["name"] not in OLD_MEMBERS
         # the read-only view is the intersection: its commands are the full view's read-only

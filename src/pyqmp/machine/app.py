@@ -63,7 +63,7 @@ class RunningMachine:
         self.machine.commands_list = [api.CommandInfo(name=name) for name in self.schema.commands]
         introspection = introspect_schema(self.schema)
         if compat.deprecated_output == "hide":
-            # the rest (SchemaInfoEnumType's deprecated 'values') the reply filter hides
+            # the rest (SchemaInfoEnum's deprecated 'values') the reply filter hides
             introspection = zap_deprecated(introspection)
         self.machine.schema_info = msgspec.convert(introspection, list[api.SchemaInfo])
         self.dispatcher = Dispatcher(

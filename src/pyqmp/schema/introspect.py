@@ -185,7 +185,7 @@ def introspect_schema(
 
 
 # SchemaInfo's own deprecated members (QEMU's qapi/introspect.json marks
-# SchemaInfoEnumType.values deprecated): hidden from the answer by the same policy.
+# SchemaInfoEnum.values deprecated): hidden from the answer by the same policy.
 DEPRECATED_SCHEMA_INFO_MEMBERS = {"enum": ("values",)}
 
 

@@ -138,19 +138,20 @@ class CompatRules:
             for name, command in schema.commands.items()
             if self._checks_input(command.features) or self._input_types.reach(command.arg_type)
         )
-        self.filtered_replies = frozenset(
-            name
+        # command (event) -> its reply's (data's) type, where it reaches something hidden
+        self.filtered_replies = {
+            name: command.ret_type
             for name, command in schema.commands.items()
-            if self._output_types.reach(command.ret_type)
-        )
+            if command.ret_type is not None and self._output_types.reach(command.ret_type)
+        }
         self.hidden_events = frozenset(
             name for name, event in schema.events.items() if policy.hides(event.features)
         )
-        self.filtered_events = frozenset(
-            name
+        self.filtered_events = {
+            name: event.arg_type
             for name, event in schema.events.items()
-            if self._output_types.reach(event.arg_type)
-        )
+            if event.arg_type is not None and self._output_types.reach(event.arg_type)
+        }
 
     def _checks_input(self, features: tuple[model.Feature, ...]) -> bool:
         return any(f.is_special and self.policy.input_policy(f.name) != "accept" for f in features)
@@ -189,21 +190,18 @@ class CompatRules:
 
     def filter_reply(self, name: str, result: Any) -> Any:
         """``result`` of command ``name`` without the members the policy hides."""
-        if name not in self.filtered_replies or result is None:
-            return result
-        ret_type = self.schema.commands[name].ret_type
-        assert ret_type is not None
-        return self._prune(ret_type, to_builtins(result))
+        return self._filter(self.filtered_replies.get(name), result)
 
     def filter_event(self, name: str, data: Any) -> Any:
         """``data`` of event ``name`` without hidden members, or :data:`HIDDEN_EVENT`."""
         if name in self.hidden_events:
             return HIDDEN_EVENT
-        if name not in self.filtered_events or data is None:
-            return data
-        arg_type = self.schema.events[name].arg_type
-        assert arg_type is not None
-        return self._prune(arg_type, to_builtins(data))
+        return self._filter(self.filtered_events.get(name), data)
+
+    def _filter(self, type_name: str | None, value: Any) -> Any:
+        if type_name is None or value is None:
+            return value  # nothing to hide: the value as it is, not a copy
+        return self._prune(type_name, to_builtins(value))
 
     def _prune(self, type_name: str, value: Any) -> Any:
         if not self._output_types.reach(type_name):
