@@ -248,26 +248,34 @@ def test_introspection_under_hide_equals_qemus(
     assert pyqmp_introspect(schema_file, "--compat", "unstable-output=hide") == default
 
 
-def test_machine_hides_values_where_qemu_does(
-    qemu_binary: Path, qemu_hidden_introspection: list[dict[str, Any]]
-) -> None:
-    with started("pyqmp", qemu_binary, ("deprecated-output=hide",)) as process:
-        ours = asyncio.run(query_schema(process.sockets[0]))
-    for schema in (ours, qemu_hidden_introspection):
+def test_machine_hides_what_qemu_hides(qemu_binary: Path) -> None:
+    """Under deprecated-output=hide: enums lose 'values', nothing deprecated is left in
+    query-qmp-schema, and query-commands still lists the deprecated commands (QEMU's
+    query-commands does not go by the policy)."""
+    answers = {}
+    for name, deprecated in (("qemu", "drive-backup"), ("pyqmp", "balloon-stats-request")):
+        with started(name, qemu_binary, ("deprecated-output=hide",)) as process:
+            schema, commands = asyncio.run(query_schema(process.sockets[0]))
+        answers[name] = schema
+        assert deprecated in commands, name
+        assert deprecated not in {entry["name"] for entry in schema}, name
+    for schema in answers.values():
         enums = [entry for entry in schema if entry["meta-type"] == "enum"]
         assert enums and all("values" not in e and "members" in e for e in enums)
         assert not any("deprecated" in entry.get("features", ()) for entry in schema)
 
 
-async def query_schema(path: str) -> list[dict[str, Any]]:
+async def query_schema(path: str) -> tuple[list[dict[str, Any]], set[str]]:
+    """query-qmp-schema's answer, and the names query-commands gives."""
     client = QMPClient("pyqmp-compat")
     await asyncio.wait_for(client.connect(path), TIMEOUT_SECONDS)
     try:
         schema = await asyncio.wait_for(client.execute("query-qmp-schema"), TIMEOUT_SECONDS)
+        commands = await asyncio.wait_for(client.execute("query-commands"), TIMEOUT_SECONDS)
     finally:
         await client.disconnect()
-    assert isinstance(schema, list)
-    return schema
+    assert isinstance(schema, list) and isinstance(commands, list)
+    return schema, {command["name"] for command in commands}
 
 
 @pytest.mark.parametrize("which", ["qemu", "machine"])
@@ -287,3 +295,41 @@ def test_hidden_schema_info_members_are_what_the_schemas_deprecate(
             if hidden:
                 deprecated[name] = hidden
     assert deprecated == {"SchemaInfoEnum": DEPRECATED_SCHEMA_INFO_MEMBERS["enum"]}
+
+
+BAD_POLICIES = [
+    "reject",
+    "future-input=reject",
+    "deprecated-input=bogus",
+    "deprecated-output=reject",
+    "deprecated-input=reject,,unstable-input=reject",
+    "=reject",
+    "dep$=x",
+    "a.b.c=x",
+    "deprecated-input.x=reject",
+    "help",
+    "future=y,unstable-output=crash",
+    "a" * 130 + "=1",
+]
+
+
+def test_a_policy_qemu_refuses_is_refused_with_qemus_message(qemu_binary: Path) -> None:
+    for text in BAD_POLICIES:
+        qemu = subprocess.run(
+            [str(qemu_binary), "-M", "none", "-display", "none", "-S", "-compat", text],
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            timeout=TIMEOUT_SECONDS,
+            check=False,
+        )
+        ours = subprocess.run(
+            [sys.executable, "-m", "pyqmp", "machine", "--balloon", "none", "--compat", text],
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            timeout=TIMEOUT_SECONDS,
+            check=False,
+        )
+        assert qemu.returncode == ours.returncode == 1, text
+        theirs = qemu.stderr.decode().strip().removeprefix(f"{qemu_binary.name}: ")
+        mine = ours.stderr.decode().strip().removeprefix("pyqmp machine: ")
+        assert mine == theirs.replace("-compat", "--compat", 1), text

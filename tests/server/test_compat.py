@@ -106,6 +106,7 @@ def test_parse_reads_qemus_syntax() -> None:
         deprecated_input="crash"
     )
     assert CompatPolicy.parse("deprecated-output=hide").describe() == "deprecated-output=hide"
+    assert CompatPolicy.parse("deprecated-input=reject,") == CompatPolicy(deprecated_input="reject")
 
 
 @pytest.mark.parametrize(
@@ -117,6 +118,27 @@ def test_parse_reads_qemus_syntax() -> None:
         ("deprecated-input=hide", "Parameter 'deprecated-input' does not accept value 'hide'"),
         ("unstable-output=crash", "Parameter 'unstable-output' does not accept value 'crash'"),
         ("deprecated-output=", "Parameter 'deprecated-output' does not accept value ''"),
+        # keyval: ",," is a comma in a value; keys are QAPI names, dotted for objects
+        (
+            "deprecated-input=reject,,unstable-input=reject",
+            "Parameter 'deprecated-input' does not accept value 'reject,unstable-input=reject'",
+        ),
+        (
+            "deprecated-input=reject=x",
+            "Parameter 'deprecated-input' does not accept value 'reject=x'",
+        ),
+        ("=reject", "Invalid parameter ''"),
+        (",deprecated-input=reject", "Invalid parameter ''"),
+        ("dep$=x", "Invalid parameter 'dep$'"),
+        ("1abc=x", "Invalid parameter '1abc'"),
+        ("a.b.c=x", "Parameter 'a' is unexpected"),
+        ("deprecated-input.x=reject", "Parameters 'deprecated-input.*' are unexpected"),
+        ("help", "Help is not available for this option"),
+        ("x,y", "Expected '=' after parameter 'x'"),
+        ("Deprecated-input=reject", "Parameter 'Deprecated-input' is unexpected"),
+        ("a" * 128 + "=1", f"Parameter '{'a' * 128}' is too long"),
+        # members are checked in the policy's order, unknown keys after them
+        ("future=y,deprecated-input=x", "Parameter 'deprecated-input' does not accept value 'x'"),
     ],
 )
 def test_parse_refuses_what_qemu_refuses(text: str, message: str) -> None:

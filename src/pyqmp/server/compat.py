@@ -16,6 +16,7 @@ The one rule: the default policy (accept everything) changes nothing, byte for b
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
@@ -60,19 +61,23 @@ class CompatPolicy(NamedTuple):
     def parse(cls, text: str) -> CompatPolicy:
         """A policy from QEMU's ``-compat`` syntax (``key=value,...``), with QEMU's errors.
 
-        As QEMU, a key given twice keeps its last value, and each ``-compat`` option is a
-        whole policy: members it does not name are ``accept`` (see :func:`last_policy`).
+        As QEMU's: a key given twice keeps its last value, members are checked in the
+        policy's order before unknown keys are, and each ``-compat`` option is a whole
+        policy: members it does not name are ``accept`` (see :func:`last_policy`).
         """
+        pairs = _keyval(text)
         values: dict[str, str] = {}
-        for item in text.split(",") if text else ():
-            key, equals, value = item.partition("=")
-            if not equals:
-                raise CompatError(f"Expected '=' after parameter '{key}'")
-            if key not in _MEMBERS:
-                raise CompatError(parameter_unexpected(key))
-            if value not in _MEMBERS[key]:
+        for key, allowed in _MEMBERS.items():
+            value = pairs.pop(key, None)
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                raise CompatError(f"Parameters '{key}.*' are unexpected")
+            if value not in allowed:
                 raise CompatError(parameter_value_refused(key, value))
             values[key.replace("-", "_")] = value
+        for key in pairs:
+            raise CompatError(parameter_unexpected(key))
         return cls(**values)
 
     def input_policy(self, feature: str) -> str:
@@ -93,6 +98,56 @@ class CompatPolicy(NamedTuple):
 
 
 DEFAULT_POLICY = CompatPolicy()
+
+# QEMU's keyval syntax (util/keyval.c): a key is QAPI names joined by dots.
+_KEY_FRAGMENT_RE = re.compile(r"(?:__[A-Za-z0-9.-]*_)?[A-Za-z][A-Za-z0-9_-]*")
+_KEY_MAX = 127
+_HELP = ("help", "?")
+
+
+def _keyval(text: str) -> dict[str, str | dict[str, Any]]:
+    """``key=value,...`` as QEMU's keyval parser reads it: ``,,`` is a comma in a value, a
+    trailing comma is allowed, the last of a repeated key wins; a dotted key gives a
+    nested object (which no member of the policy accepts)."""
+    result: dict[str, str | dict[str, Any]] = {}
+    position = 0
+    while position < len(text):
+        end = position
+        while end < len(text) and text[end] not in "=,":
+            end += 1
+        key = text[position:end]
+        if key and (end == len(text) or text[end] != "=") and key in _HELP:
+            raise CompatError("Help is not available for this option")
+        fragments = key.split(".")
+        if not all(_KEY_FRAGMENT_RE.fullmatch(fragment) for fragment in fragments):
+            raise CompatError(f"Invalid parameter '{key}'")
+        for fragment in fragments:
+            if len(fragment) > _KEY_MAX:
+                what = " fragment" if len(fragments) > 1 else ""
+                raise CompatError(f"Parameter{what} '{fragment}' is too long")
+        if end == len(text) or text[end] != "=":
+            raise CompatError(f"Expected '=' after parameter '{key}'")
+        value, position = _keyval_value(text, end + 1)
+        if len(fragments) == 1:
+            result[key] = value
+        else:  # only its first name matters: the policy has no object members
+            result[fragments[0]] = {".".join(fragments[1:]): value}
+    return result
+
+
+def _keyval_value(text: str, position: int) -> tuple[str, int]:
+    """The value starting at ``position`` (``,,`` read as ``,``), and where the next key
+    starts."""
+    value: list[str] = []
+    while position < len(text):
+        char = text[position]
+        if char == ",":
+            if text[position + 1 : position + 2] != ",":
+                return "".join(value), position + 1
+            position += 1
+        value.append(char)
+        position += 1
+    return "".join(value), position
 
 
 def last_policy(options: Iterable[str]) -> CompatPolicy:
