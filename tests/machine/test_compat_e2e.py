@@ -167,6 +167,7 @@ def test_hide_shows_the_future_on_every_monitor_and_view() -> None:
         assert {"query-balloon", "query-qmp-schema"} <= looker_commands
         # hiding is output only: the deprecated command still runs (input policy: accept)
         assert full.execute("balloon-stats-request") == {"return": {}}
+        assert "compat policy deprecated-output=hide" in machine.output()
 
 
 def test_crash_ends_the_machine_as_abort_does_and_says_why() -> None:

@@ -154,6 +154,8 @@ def run(
     """Run the machine until ``quit`` or a signal; return the exit status."""
     logging.basicConfig(format="pyqmp machine: %(message)s", level=logging.INFO)
     machine = RunningMachine(config, guest_fault, max_connections, compat)
+    if compat != DEFAULT_POLICY:
+        logging.getLogger(__name__).info("compat policy %s", compat.describe())
     runner = asyncio.run
     if os.environ.get("PYQMP_NO_UVLOOP") is None:
         try:
