@@ -53,6 +53,8 @@ SCHEMA = """
 { 'command': 'old-paint', 'features': [ 'deprecated' ] }
 { 'command': 'x-paint', 'features': [ 'unstable' ] }
 { 'command': 'query-commands', 'returns': [ 'Inner' ] }
+{ 'struct': 'Colours', 'data': { 'list': [ 'Colour' ] } }
+{ 'command': 'colour-of', 'returns': 'Colours' }
 { 'event': 'PAINTED', 'data': { 'inner': 'Inner' } }
 { 'event': 'OLD_PAINTED', 'features': [ 'deprecated' ] }
 { 'event': 'X_PAINTED', 'features': [ 'unstable' ] }
@@ -266,6 +268,14 @@ def test_hide_drops_deprecated_events_and_their_members(schema: Schema) -> None:
     assert unstable.filter_event("OLD_PAINTED", None) is None
 
 
+def test_hide_leaves_enum_values_alone(schema: Schema) -> None:
+    # QEMU's output visitor skips members, never values: 'blue' goes out as it is
+    hiding = rules(schema, "deprecated-output=hide,unstable-output=hide")
+    assert "colour-of" not in hiding.filtered_replies
+    answer = {"list": ["blue", "x-green"]}
+    assert hiding.filter_reply("colour-of", answer) == {"list": ["blue", "x-green"]}
+
+
 def test_accept_changes_nothing(schema: Schema) -> None:
     accepting = rules(schema, "")
     assert not accepting.checked_commands
@@ -296,6 +306,9 @@ class Handlers:
 
     def query_commands(self) -> list[dict[str, Any]]:
         return [{"a": 1, "old": 2}]
+
+    def colour_of(self) -> dict[str, list[str]]:
+        return {"list": ["blue"]}
 
 
 class PlainArguments(msgspec.Struct, forbid_unknown_fields=True):

@@ -186,8 +186,9 @@ class CompatRules:
         self.policy = policy
         self._on_crash = on_crash
         types = schema.types
-        self._input_types = _TypesWith(types, self._checks_input)
-        self._output_types = _TypesWith(types, lambda features: policy.hides(features))
+        self._input_types = _TypesWith(types, self._checks_input, enum_values=True)
+        # QEMU hides members only: an enum value in a reply is sent whatever its features
+        self._output_types = _TypesWith(types, policy.hides, enum_values=False)
         self.checked_commands = frozenset(
             name
             for name, command in schema.commands.items()
@@ -301,16 +302,18 @@ def _members_of(
 
 
 class _TypesWith:
-    """Which types reach something (a member, an enum value) with features ``wanted``
-    says yes to; computed once per type, cycles included."""
+    """Which types reach something (a member, or an enum value if ``enum_values``) with
+    features ``wanted`` says yes to; computed once per type, cycles included."""
 
     def __init__(
         self,
         types: Mapping[str, model.SchemaType],
         wanted: Callable[[tuple[model.Feature, ...]], bool],
+        enum_values: bool,
     ) -> None:
         self.types = types
         self.wanted = wanted
+        self.enum_values = enum_values
         self._known: dict[str, bool] = {}
 
     def reach(self, name: str | None) -> bool:
@@ -327,7 +330,7 @@ class _TypesWith:
         seen.add(name)
         typ = self.types[name]
         if isinstance(typ, model.EnumType):
-            return any(self.wanted(value.features) for value in typ.members)
+            return self.enum_values and any(self.wanted(value.features) for value in typ.members)
         if isinstance(typ, model.ArrayType):
             return self._search(typ.element_type, seen)
         if isinstance(typ, model.AlternateType):
