@@ -333,3 +333,44 @@ def test_a_policy_qemu_refuses_is_refused_with_qemus_message(qemu_binary: Path) 
         theirs = qemu.stderr.decode().strip().removeprefix(f"{qemu_binary.name}: ")
         mine = ours.stderr.decode().strip().removeprefix("pyqmp machine: ")
         assert mine == theirs.replace("-compat", "--compat", 1), text
+
+
+def oob_replies(process: TargetProcess, commands: list[str]) -> list[dict[str, Any]]:
+    """The replies to `exec-oob` of each command, after negotiating the oob capability."""
+    sock = process.connect()
+    try:
+        stream = sock.makefile("rwb")
+        json.loads(stream.readline())  # the greeting
+        stream.write(b'{"execute": "qmp_capabilities", "arguments": {"enable": ["oob"]}}\n')
+        stream.flush()
+        assert json.loads(stream.readline()) == {"return": {}}
+        replies = []
+        for index, command in enumerate(commands):
+            stream.write(json.dumps({"exec-oob": command, "id": index}).encode() + b"\n")
+            stream.flush()
+            replies.append(json.loads(stream.readline()))
+        return replies
+    finally:
+        sock.close()
+
+
+def test_out_of_band_the_policy_answers_first_as_in_qemu(qemu_binary: Path) -> None:
+    # QEMU applies the policy before it asks whether a command may run out of band
+    policy = ("deprecated-input=reject,unstable-input=reject",)
+    names = {
+        "qemu": ["drive-backup", "x-query-irq", "query-status"],
+        "pyqmp": ["balloon-stats-request", "x-guest-fault", "query-status"],
+    }
+    answers = {}
+    for name, commands in names.items():
+        with started(name, qemu_binary, policy) as process:
+            replies = oob_replies(process, commands)
+        for reply, command in zip(replies, commands, strict=True):
+            reply["error"]["desc"] = reply["error"]["desc"].replace(command, "NAME")
+        answers[name] = replies
+    assert answers["qemu"] == answers["pyqmp"]
+    assert [reply["error"]["desc"] for reply in answers["qemu"]] == [
+        "Deprecated command NAME disabled by policy",
+        "Unstable command NAME disabled by policy",
+        "The command NAME does not support OOB",
+    ]

@@ -189,6 +189,12 @@ class CompatRules:
         self._input_types = _TypesWith(types, self._checks_input, enum_values=True)
         # QEMU hides members only: an enum value in a reply is sent whatever its features
         self._output_types = _TypesWith(types, policy.hides, enum_values=False)
+        # commands the policy refuses (or crashes on) whatever their arguments
+        self.refused_commands = frozenset(
+            name
+            for name, command in schema.commands.items()
+            if self._checks_input(command.features)
+        )
         self.checked_commands = frozenset(
             name
             for name, command in schema.commands.items()

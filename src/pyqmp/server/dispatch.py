@@ -76,7 +76,12 @@ class Dispatcher:
 
     def allows_oob(self, name: str) -> bool:
         command = self.commands.get(name)
-        return command is not None and command.allow_oob
+        if command is None:
+            return False
+        # QEMU applies the compat policy to a command before asking whether it may run
+        # out of band: a refused command gets the policy's answer, not "does not support OOB"
+        compat = self.compat
+        return command.allow_oob or (compat is not None and name in compat.refused_commands)
 
     def __contains__(self, name: str) -> bool:
         return name in self.commands
