@@ -28,6 +28,7 @@ from pyqmp.server.compat import (
 )
 from pyqmp.server.dispatch import Dispatcher
 from pyqmp.server.errors import CommandError
+from pyqmp.server.events import EventBus
 
 SCHEMA = """
 { 'enum': 'Colour',
@@ -347,3 +348,23 @@ def test_a_restricted_view_refuses_first_then_the_policy(schema: Schema) -> None
     with pytest.raises(CommandError) as caught:
         view.call("old-paint", None)
     assert caught.value.desc == "Deprecated command old-paint disabled by policy"
+
+
+def test_the_event_bus_sends_events_as_the_policy_shows_them(schema: Schema) -> None:
+    class Sink:
+        def __init__(self) -> None:
+            self.messages: list[dict[str, Any]] = []
+
+        def send_event(self, message: bytes) -> None:
+            self.messages.append(msgspec.json.decode(message))
+
+    sink = Sink()
+    bus = EventBus(lambda delay, callback: None, {}, rules(schema, "deprecated-output=hide"))
+    bus.add(sink)
+    bus.emit("OLD_PAINTED", None)
+    bus.emit("PAINTED", {"inner": {"a": 1, "old": 2, "x-new": 3}})
+    bus.emit("X_PAINTED", None)
+    assert [(m["event"], m.get("data")) for m in sink.messages] == [
+        ("PAINTED", {"inner": {"a": 1, "x-new": 3}}),
+        ("X_PAINTED", None),
+    ]

@@ -11,6 +11,11 @@ check, so that everything else costs nothing.  Texts and error classes are QEMU'
 "... parameter NAME ..." and "... value VALUE ..." are GenericError.
 
 The one rule: the default policy (accept everything) changes nothing, byte for byte.
+
+One departure from QEMU, on purpose: the policy looks at the arguments before the
+argument decoder does, so a request with both a refused member and, earlier in the
+schema's order, a wrongly typed or missing one gets the policy's refusal where QEMU's
+visitor would have given the type error first (either way it is refused).
 """
 
 from __future__ import annotations
