@@ -1,5 +1,6 @@
 """The command line's shape: help, usage errors, and the commands that are not built yet."""
 
+import json
 import os
 import subprocess
 import sys
@@ -197,3 +198,21 @@ def test_cli_default_cap_is_the_servers() -> None:
     from pyqmp.server.runtime import DEFAULT_MAX_CONNECTIONS as SERVER_DEFAULT
 
     assert DEFAULT_MAX_CONNECTIONS == SERVER_DEFAULT
+
+
+def test_schema_introspect_compat() -> None:
+    from pyqmp.machine.app import schema_path
+
+    refused = run_pyqmp("schema", "introspect", schema_path(), "--compat", "deprecated-output=drop")
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        "pyqmp schema introspect: --compat deprecated-output=drop: "
+        "Parameter 'deprecated-output' does not accept value 'drop'\n"
+    )
+    assert refused.stdout == ""
+    default = json.loads(run_pyqmp("schema", "introspect", schema_path()).stdout)
+    hidden = run_pyqmp("schema", "introspect", schema_path(), "--compat", "deprecated-output=hide")
+    assert hidden.returncode == 0
+    names = {entry["name"] for entry in json.loads(hidden.stdout)}
+    assert "balloon-stats-request" in {entry["name"] for entry in default}
+    assert "balloon-stats-request" not in names

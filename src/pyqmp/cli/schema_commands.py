@@ -53,13 +53,15 @@ def run_introspect(path: str, defines: list[str], unmask: bool, compat: Sequence
     conditions; ``unmask`` keeps the schema's own type names instead of masked ones;
     ``compat`` are ``-compat`` policies (QEMU's syntax, the last one wins, as QEMU's).
     """
-    from pyqmp.server.compat import CompatError, last_policy
+    hide = False
+    if compat:  # (imported only when asked for: it costs start-up time)
+        from pyqmp.server.compat import CompatError, last_policy
 
-    try:
-        policy = last_policy(compat)
-    except CompatError as error:
-        print(f"pyqmp schema introspect: {error}", file=sys.stderr)
-        return 1
+        try:
+            hide = last_policy(compat).deprecated_output == "hide"
+        except CompatError as error:
+            print(f"pyqmp schema introspect: {error}", file=sys.stderr)
+            return 1
     try:
         schema = _load(path)
     except _NotLoaded:
@@ -70,7 +72,7 @@ def run_introspect(path: str, defines: list[str], unmask: bool, compat: Sequence
     from pyqmp.schema.introspect import hide_deprecated, introspect_schema
 
     entries = introspect_schema(schema, defines=frozenset(defines), unmask=unmask)
-    if policy.deprecated_output == "hide":
+    if hide:
         entries = hide_deprecated(entries)
     sys.stdout.buffer.write(orjson.dumps(entries) + b"\n")
     sys.stdout.buffer.flush()

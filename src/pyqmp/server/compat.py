@@ -12,7 +12,7 @@ check, so that everything else costs nothing.  Texts and error classes are QEMU'
 
 The one rule: the default policy (accept everything) changes nothing, byte for byte.
 
-One departure from QEMU, on purpose: the policy looks at the arguments before the
+One known departure from QEMU: the policy looks at the arguments before the
 argument decoder does, so a request with both a refused member and, earlier in the
 schema's order, a wrongly typed or missing one gets the policy's refusal where QEMU's
 visitor would have given the type error first (either way it is refused).
