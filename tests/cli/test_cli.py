@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from pyqmp.machine.app import schema_path
+
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 
@@ -201,8 +203,6 @@ def test_cli_default_cap_is_the_servers() -> None:
 
 
 def test_schema_introspect_compat() -> None:
-    from pyqmp.machine.app import schema_path
-
     refused = run_pyqmp("schema", "introspect", schema_path(), "--compat", "deprecated-output=drop")
     assert refused.returncode == 1
     assert refused.stderr == (
