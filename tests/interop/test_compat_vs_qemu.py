@@ -6,7 +6,10 @@ real `qemu.qmp` client to both processes: both answer with the same error class 
 text but for the name.  Under `crash` both die of SIGABRT.  Repeated policies: the last one
 wins in both.  Introspection: `pyqmp schema introspect --compat deprecated-output=hide` of
 QEMU's own schema equals QEMU's answer under that policy, entry for entry; and the machine's
-query-qmp-schema hides the enum `values` member exactly where QEMU's does.
+query-qmp-schema hides the enum `values` member exactly where QEMU's does.  Reply hiding:
+pyqmp's filter, given QEMU's schema and QEMU's default answers to every argument-less query,
+gives QEMU's answers under the policy.  Malformed policies get QEMU's messages; `exec-oob` of a
+refused command gets the policy's answer in both.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any, NamedTuple
 
 import pytest
 from qemu.qmp import ExecuteError, QMPClient
-from qmp_raw import running_qemu
+from qmp_raw import RawQMPError, running_qemu
 from qmp_targets import MachineOptions, TargetProcess, make_target
 from schema_graph import compare_schema_infos
 from test_introspection_vs_qemu import DEBIAN_QEMU_DEFINES, format_differences
@@ -35,6 +38,7 @@ from pyqmp.machine.app import schema_path
 from pyqmp.schema import load_schema
 from pyqmp.schema.introspect import DEPRECATED_SCHEMA_INFO_MEMBERS
 from pyqmp.schema.model import ObjectType
+from pyqmp.server.compat import CompatPolicy, CompatRules
 
 TIMEOUT_SECONDS = 20.0
 INTROSPECT_TIMEOUT_SECONDS = 300
@@ -374,3 +378,45 @@ def test_out_of_band_the_policy_answers_first_as_in_qemu(qemu_binary: Path) -> N
         "Unstable command NAME disabled by policy",
         "The command NAME does not support OOB",
     ]
+
+
+# Differ between two QEMU processes whatever the policy: the monitor's socket path.
+PER_PROCESS_ANSWERS = {"query-chardev"}
+
+
+def test_reply_hiding_on_qemus_own_answers(qemu_binary: Path, qemu_source: Path) -> None:
+    """pyqmp's reply filter, given QEMU's schema and QEMU's answer to every query that takes
+    no argument, gives what QEMU answers under the policy: unstable members hidden
+    (query-migrate-parameters' x-checkpoint-delay), unstable enum values still sent
+    (query-migrate-capabilities' x-colo), everything else untouched."""
+    schema = load_schema(str(qemu_source / "qapi" / "qapi-schema.json"))
+    queries = [
+        name
+        for name, command in schema.commands.items()
+        if name.startswith(("query-", "x-query-"))
+        and name not in PER_PROCESS_ANSWERS | {"query-qmp-schema"}  # (its own tests above)
+        and (
+            command.arg_type is None
+            or all(member.optional for member in schema.types[command.arg_type].members)
+        )
+    ]
+    policy = "deprecated-output=hide,unstable-output=hide"
+
+    def answers(extra: list[str]) -> dict[str, Any]:
+        found = {}
+        with running_qemu(str(qemu_binary), extra) as connection:
+            for name in queries:
+                with contextlib.suppress(RawQMPError):  # not on this machine type
+                    found[name] = connection.execute(name)
+        return found
+
+    default, hidden = answers([]), answers(["-compat", policy])
+    assert default.keys() == hidden.keys() and len(default) > 40
+    rules = CompatRules(schema, CompatPolicy.parse(policy))
+    for name, answer in default.items():
+        assert rules.filter_reply(name, answer) == hidden[name], name
+    changed = {name for name in default if default[name] != hidden[name]}
+    assert changed == {"query-migrate-parameters"}
+    assert "x-checkpoint-delay" in default["query-migrate-parameters"]
+    capabilities = {entry["capability"] for entry in hidden["query-migrate-capabilities"]}
+    assert "x-colo" in capabilities
