@@ -39,6 +39,7 @@ from pyqmp.schema import load_schema
 from pyqmp.schema.introspect import DEPRECATED_SCHEMA_INFO_MEMBERS
 from pyqmp.schema.model import ObjectType
 from pyqmp.server.compat import CompatPolicy, CompatRules
+from pyqmp.server.errors import CommandError
 
 TIMEOUT_SECONDS = 20.0
 INTROSPECT_TIMEOUT_SECONDS = 300
@@ -420,3 +421,29 @@ def test_reply_hiding_on_qemus_own_answers(qemu_binary: Path, qemu_source: Path)
     assert "x-checkpoint-delay" in default["query-migrate-parameters"]
     capabilities = {entry["capability"] for entry in hidden["query-migrate-capabilities"]}
     assert "x-colo" in capabilities
+
+
+def test_every_special_command_of_qemu_is_refused_as_qemu_refuses_it(
+    qemu_binary: Path, qemu_source: Path
+) -> None:
+    """pyqmp's rules on QEMU's schema refuse exactly the commands QEMU's binary refuses, with
+    the same class and text, for every deprecated or unstable command it has."""
+    schema = load_schema(str(qemu_source / "qapi" / "qapi-schema.json"))
+    policy = "deprecated-input=reject,unstable-input=reject"
+    rules = CompatRules(schema, CompatPolicy.parse(policy))
+    with running_qemu(str(qemu_binary), ["-compat", policy]) as connection:
+        present = {entry["name"] for entry in connection.execute("query-commands")}
+        special = sorted(
+            name
+            for name in present & schema.commands.keys()
+            if any(feature.is_special for feature in schema.commands[name].features)
+        )
+        assert len(special) > 10
+        for name in special:
+            with pytest.raises(RawQMPError) as theirs:
+                connection.execute(name, {})
+            with pytest.raises(CommandError) as ours:
+                rules.check_input(name, {})
+            expected = {"class": ours.value.error_class.value, "desc": ours.value.desc}
+            assert str(theirs.value) == f"{name}: {expected}", name
+    assert rules.refused_commands & present == set(special)
