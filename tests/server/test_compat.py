@@ -60,6 +60,9 @@ SCHEMA = """
 { 'event': 'OLD_PAINTED', 'features': [ 'deprecated' ] }
 { 'event': 'X_PAINTED', 'features': [ 'unstable' ] }
 { 'event': 'DRIED', 'data': { 'n': 'int' } }
+{ 'struct': 'Tree',
+  'data': { '*child': 'Tree', '*old': { 'type': 'int', 'features': [ 'deprecated' ] } } }
+{ 'command': 'grow', 'data': { 'tree': 'Tree' } }
 """
 
 REPORT: dict[str, Any] = {
@@ -220,6 +223,22 @@ def test_reject_lets_through_what_is_not_special(schema: Schema) -> None:
     assert "plain" not in both.checked_commands and "report" not in both.checked_commands
 
 
+def test_deep_arguments_are_walked_without_recursion(schema: Schema) -> None:
+    # as deep as the protocol lets a client nest (1024), beyond Python's recursion limit
+    tree: dict[str, Any] = {"old": 1}
+    for _ in range(1020):
+        tree = {"child": tree}
+    rejecting = rules(schema, "deprecated-input=reject")
+    assert refusal(rejecting, "grow", {"tree": tree}) == (
+        "GenericError",
+        "Deprecated parameter old disabled by policy",
+    )
+    clean: dict[str, Any] = {}
+    for _ in range(1020):
+        clean = {"child": clean}
+    rejecting.check_input("grow", {"tree": clean})
+
+
 def test_crash_ends_the_process_and_says_why(schema: Schema) -> None:
     crashing = rules(schema, "deprecated-input=crash")
     crashes.clear()
@@ -307,6 +326,9 @@ class Handlers:
 
     def query_commands(self) -> list[dict[str, Any]]:
         return [{"a": 1, "old": 2}]
+
+    def grow(self, tree: Any) -> None:
+        return None
 
     def colour_of(self) -> dict[str, list[str]]:
         return {"list": ["blue"]}

@@ -357,25 +357,36 @@ def _special_inputs(
     types: Mapping[str, model.SchemaType], type_name: str, value: Any, reach: _TypesWith
 ) -> Iterator[tuple[str, str, tuple[model.Feature, ...]]]:
     """Each member or enum value in ``value`` that has features, in visiting order:
-    ``("parameter", member name, features)`` or ``("value", enum value, features)``."""
-    if not reach.reach(type_name):
-        return
-    typ = types[type_name]
-    if isinstance(typ, model.EnumType):
-        if isinstance(value, str):
-            for enum_value in typ.members:
-                if enum_value.name == value and enum_value.features:
-                    yield "value", value, enum_value.features
-    elif isinstance(typ, model.ArrayType):
-        if isinstance(value, list):
-            for item in value:
-                yield from _special_inputs(types, typ.element_type, item, reach)
-    elif isinstance(typ, model.AlternateType):
-        for variant in typ.variants:
-            yield from _special_inputs(types, variant.type, value, reach)
-    elif isinstance(typ, model.ObjectType) and isinstance(value, Mapping):
-        for member in _members_of(types, typ, value):
-            if member.name in value:
-                if member.features:
-                    yield "parameter", member.name, member.features
-                yield from _special_inputs(types, member.type, value[member.name], reach)
+    ``("parameter", member name, features)`` or ``("value", enum value, features)``.
+
+    A loop over a stack, not recursion: the client decides how deep ``value`` is (up to
+    the protocol's nesting limit, deeper than Python's recursion limit)."""
+    # ("visit", type name, value) or ("found", kind, label, features); last pushed, first done
+    stack: list[tuple[Any, ...]] = [("visit", type_name, value)]
+    while stack:
+        item = stack.pop()
+        if item[0] == "found":
+            yield item[1], item[2], item[3]
+            continue
+        _, name, current = item
+        if not reach.reach(name):
+            continue
+        typ = types[name]
+        later: list[tuple[Any, ...]] = []  # this value's parts, in visiting order
+        if isinstance(typ, model.EnumType):
+            if isinstance(current, str):
+                for enum_value in typ.members:
+                    if enum_value.name == current and enum_value.features:
+                        later.append(("found", "value", current, enum_value.features))
+        elif isinstance(typ, model.ArrayType):
+            if isinstance(current, list):
+                later = [("visit", typ.element_type, element) for element in current]
+        elif isinstance(typ, model.AlternateType):
+            later = [("visit", variant.type, current) for variant in typ.variants]
+        elif isinstance(typ, model.ObjectType) and isinstance(current, Mapping):
+            for member in _members_of(types, typ, current):
+                if member.name in current:
+                    if member.features:
+                        later.append(("found", "parameter", member.name, member.features))
+                    later.append(("visit", member.type, current[member.name]))
+        stack.extend(reversed(later))
