@@ -14,6 +14,8 @@ from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pyqmp.schema import load_schema
 from pyqmp.schema.model import Schema
@@ -390,3 +392,36 @@ def test_the_event_bus_sends_events_as_the_policy_shows_them(schema: Schema) -> 
         ("PAINTED", {"inner": {"a": 1, "x-new": 3}}),
         ("X_PAINTED", None),
     ]
+
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.sampled_from(["red", "blue", "x-green", "fancy", "plain", "old", "brush"]),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["colours", "inner", "shape", "brush", "a", "old", "x-new", "kind"]),
+            children,
+            max_size=5,
+        )
+    ),
+    max_leaves=30,
+)
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    arguments=st.dictionaries(st.sampled_from(["colours", "inner", "shape", "brush", "n"]), JSON)
+)
+def test_any_arguments_get_a_refusal_or_pass(schema: Schema, arguments: dict[str, Any]) -> None:
+    # whatever a client sends, the policy answers with QEMU's refusal or lets it through
+    for text in ("deprecated-input=reject,unstable-input=reject", "deprecated-input=reject"):
+        try:
+            rules(schema, text).check_input("paint", arguments)
+        except CommandError as error:
+            assert error.error_class.value == "GenericError"
+            assert error.desc.endswith(" disabled by policy")
