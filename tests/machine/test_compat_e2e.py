@@ -173,11 +173,21 @@ def test_hide_shows_the_future_on_every_monitor_and_view() -> None:
         assert "compat policy deprecated-output=hide" in machine.output()
 
 
-def test_crash_ends_the_machine_as_abort_does_and_says_why() -> None:
+@pytest.mark.parametrize(
+    ("policy", "command", "arguments", "said"),
+    [
+        ("deprecated-input=crash", "balloon-stats-request", None, "deprecated command"),
+        ("unstable-input=crash", "x-guest-fault", {"mode": "none"}, "unstable command"),
+        ("deprecated-input=crash", "query-balloon", {"refresh": True}, "deprecated parameter"),
+    ],
+)
+def test_crash_ends_the_machine_as_abort_does_and_says_why(
+    policy: str, command: str, arguments: dict[str, Any] | None, said: str
+) -> None:
     with tempfile.TemporaryDirectory(prefix="pyqmp-compat-") as directory:
         path = os.path.join(directory, "qmp.sock")
-        argv = [sys.executable, "-m", "pyqmp", "machine", "--balloon", "none"]
-        argv += ["--compat", "deprecated-input=crash", "--qmp", f"unix:{path}"]
+        argv = [sys.executable, "-m", "pyqmp", "machine", "-m", "64M"]
+        argv += ["--compat", policy, "--qmp", f"unix:{path}"]
 
         def no_core_file() -> None:  # the abort is the point; a core file in cwd is not
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -197,12 +207,11 @@ def test_crash_ends_the_machine_as_abort_does_and_says_why() -> None:
                 time.sleep(0.02)
             monitor = Monitor(path)
             assert "return" in monitor.execute("query-status")  # accepted: no crash
-            monitor.send("balloon-stats-request")
+            monitor.send(command, arguments)
             assert process.wait(EXIT_TIMEOUT) == -signal.SIGABRT
             assert process.stderr is not None
             stderr = process.stderr.read().decode()
-            assert "deprecated command balloon-stats-request used" in stderr
-            assert "aborting" in stderr
+            assert f"{said} " in stderr and " used, and the compat policy says crash" in stderr
             monitor.close()
         finally:
             if process.poll() is None:
