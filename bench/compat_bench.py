@@ -17,62 +17,36 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
+from dataclasses import replace
 
+from qmp_bench import TargetSpec, qemu_spec, started
 from qmp_bench_client import BenchmarkError, LineClient, connected, sequential
 
 POLICY = "deprecated-output=hide,unstable-output=hide"
-STARTUP_TIMEOUT_SECONDS = 30.0
 STATS_TIMEOUT_SECONDS = 30.0
-EXIT_TIMEOUT_SECONDS = 10.0
 WARMUP = 200
 QEMU_QUERY = b'{"execute":"query-migrate-parameters"}\n'
 PYQMP_QUERY = b'{"execute":"query-balloon"}\n'
 HIDDEN = {"qemu": b'"x-checkpoint-delay"', "pyqmp": b'"free_mem"'}
 
 
-def argv(target: str, socket_path: str, hide: bool, qemu: str) -> list[str]:
+def spec(target: str, hide: bool, qemu: str) -> TargetSpec:
+    """The target (qmp_bench.py's, with a policy or not), serving its sockets."""
+    policy = ["-compat" if target == "qemu" else "--compat", POLICY] if hide else []
     if target == "qemu":
-        command = [qemu, "-M", "none", "-S", "-nodefaults", "-display", "none"]
-        command += ["-qmp", f"unix:{socket_path},server=on,wait=off"]
-        return command + (["-compat", POLICY] if hide else [])
-    command = [
-        sys.executable,
-        "-m",
-        "pyqmp",
-        "machine",
-        "-m",
-        "128M",
-        "--qmp",
-        f"unix:{socket_path}",
-    ]
-    return command + (["--compat", POLICY] if hide else [])
+        return replace(qemu_spec(qemu, policy[1:]), name=f"qemu{' hide' if hide else ''}")
 
+    def argv(sockets: list[str]) -> list[str]:  # running: no -S, so the guest reports stats
+        command = [sys.executable, "-m", "pyqmp", "machine", "-m", "128M", *policy]
+        for path in sockets:
+            command += ["--qmp", f"unix:{path}"]
+        return command
 
-@contextmanager
-def started(command: list[str], socket_path: str) -> Iterator[None]:
-    process = subprocess.Popen(
-        command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-        while not os.path.exists(socket_path):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise BenchmarkError(f"{command[0]} did not start (status {process.poll()})")
-            time.sleep(0.01)
-        yield
-    finally:
-        process.terminate()
-        try:
-            process.wait(EXIT_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(EXIT_TIMEOUT_SECONDS)
+    return TargetSpec(f"pyqmp{' hide' if hide else ''}", argv)
 
 
 def ready(target: str, socket_path: str) -> None:
@@ -107,8 +81,12 @@ def main(arguments: list[str] | None = None) -> int:
     ):
         paths = {}
         for target, hide in runs:
-            path = paths[target, hide] = os.path.join(directory, f"{target}-{hide}.sock")
-            stack.enter_context(started(argv(target, path, hide, options.qemu), path))
+            running = stack.enter_context(
+                started(
+                    spec(target, hide, options.qemu), os.path.join(directory, f"{target}{hide}")
+                )
+            )
+            paths[target, hide] = running.sockets[0]
         for target, _ in runs:
             ready(target, paths[target, False])
         for _ in range(options.rounds):
