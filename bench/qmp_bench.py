@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,18 +68,22 @@ class TargetSpec:
     has_schema: bool = True
 
 
-def qemu_spec(binary: str) -> TargetSpec:
+def qemu_spec(binary: str, compat: Sequence[str] = ()) -> TargetSpec:
     def argv(sockets: list[str]) -> list[str]:
         command = [binary, "-M", "q35", "-accel", "tcg", "-S", "-nodefaults", "-display", "none"]
+        for policy in compat:
+            command += ["-compat", policy]
         for path in sockets:
             command += ["-qmp", f"unix:{path},server=on,wait=off"]
         return command
     return TargetSpec("qemu", argv)
 
 
-def pyqmp_spec(python: str) -> TargetSpec:
+def pyqmp_spec(python: str, compat: Sequence[str] = ()) -> TargetSpec:
     def argv(sockets: list[str]) -> list[str]:
         command = [python, "-m", "pyqmp", "machine", "-S"]
+        for policy in compat:
+            command += ["--compat", policy]
         for path in sockets:
             command += ["--qmp", f"unix:{path}"]
         return command
@@ -354,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--qemu", default=DEFAULT_QEMU_BINARY, help="QEMU binary")
     parser.add_argument("--python", default=sys.executable,
                         help="interpreter that runs `-m pyqmp machine`")
+    parser.add_argument("--compat", action="append", default=[], metavar="POLICY",
+                        help="run QEMU and pyqmp under this -compat policy (repeatable)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     options = parser.parse_args(argv)
     unknown = [name for name in options.only if name not in WORKLOADS]
@@ -369,8 +375,8 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="pyqmp-bench-") as directory, \
             contextlib.ExitStack() as stack:
-        specs = {"qemu": lambda: qemu_spec(options.qemu),
-                 "pyqmp": lambda: pyqmp_spec(options.python),
+        specs = {"qemu": lambda: qemu_spec(options.qemu, options.compat),
+                 "pyqmp": lambda: pyqmp_spec(options.python, options.compat),
                  "floor": lambda: floor_spec(directory)}
         try:
             targets = [stack.enter_context(started(specs[name](), os.path.join(directory, name)))
@@ -383,6 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     data["config"] = {"seconds": options.seconds, "rounds": options.rounds,
                       "batch": options.batch, "max_count": options.max_count,
                       "client_mode": options.client_mode, "monitors": MONITORS,
+                      "compat": options.compat,
                       "cpus": os.cpu_count()}
     if options.json:
         print(json.dumps(data, indent=2))

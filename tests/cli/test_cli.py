@@ -1,11 +1,14 @@
 """The command line's shape: help, usage errors, and the commands that are not built yet."""
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from pyqmp.machine.app import schema_path
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -86,6 +89,21 @@ def test_schema_check_rejects_extra_arguments() -> None:
         (["machine", "--qmp", "udp:1"], "invalid monitor 'udp:1'"),
         (["machine", "--balloon", "bus=pci.0"], "invalid device option 'bus=pci.0'"),
         (["machine", "--uuid", "not-a-uuid"], "badly formed hexadecimal UUID string"),
+        # QEMU's -compat errors, word for word, after the option that caused them
+        (["machine", "--compat", "reject"], "--compat reject: Expected '=' after parameter"),
+        (
+            ["machine", "--compat", "deprecated-input=reject,future-input=reject"],
+            "--compat deprecated-input=reject,future-input=reject: "
+            "Parameter 'future-input' is unexpected",
+        ),
+        (
+            ["machine", "--compat", "deprecated-output=drop"],
+            "Parameter 'deprecated-output' does not accept value 'drop'",
+        ),
+        (
+            ["machine", "--compat", "unstable-input=accept", "--compat", "unstable-input=hide"],
+            "--compat unstable-input=hide: Parameter 'unstable-input' does not accept value 'hide'",
+        ),
     ],
 )
 def test_machine_option_errors(args: list[str], message: str) -> None:
@@ -99,7 +117,6 @@ def test_machine_option_errors(args: list[str], message: str) -> None:
     ("args", "message", "status"),
     [
         (["machine", "--guest-fault", "sulk"], "invalid choice: 'sulk'", 2),  # argparse's
-        (["machine", "--compat", "reject"], "--compat is not built yet", 2),  # issue 8's
     ],
 )
 def test_machine_usage_errors(args: list[str], message: str, status: int) -> None:
@@ -183,3 +200,19 @@ def test_cli_default_cap_is_the_servers() -> None:
     from pyqmp.server.runtime import DEFAULT_MAX_CONNECTIONS as SERVER_DEFAULT
 
     assert DEFAULT_MAX_CONNECTIONS == SERVER_DEFAULT
+
+
+def test_schema_introspect_compat() -> None:
+    refused = run_pyqmp("schema", "introspect", schema_path(), "--compat", "deprecated-output=drop")
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        "pyqmp schema introspect: --compat deprecated-output=drop: "
+        "Parameter 'deprecated-output' does not accept value 'drop'\n"
+    )
+    assert refused.stdout == ""
+    default = json.loads(run_pyqmp("schema", "introspect", schema_path()).stdout)
+    hidden = run_pyqmp("schema", "introspect", schema_path(), "--compat", "deprecated-output=hide")
+    assert hidden.returncode == 0
+    names = {entry["name"] for entry in json.loads(hidden.stdout)}
+    assert "balloon-stats-request" in {entry["name"] for entry in default}
+    assert "balloon-stats-request" not in names

@@ -39,6 +39,7 @@ class MachineOptions:
     balloon: bool = True  # a virtio balloon device with id `balloon0`
     name: str | None = None
     uuid: str | None = None
+    compat: tuple[str, ...] = ()  # -compat policies, in QEMU's syntax (pyqmp's --compat)
 
 
 BALLOON_ID = "balloon0"
@@ -90,6 +91,8 @@ class QemuTarget(Target):
             argv += ["-name", options.name]
         if options.uuid is not None:
             argv += ["-uuid", options.uuid]
+        for policy in options.compat:
+            argv += ["-compat", policy]
         for path in sockets:
             argv += ["-qmp", f"unix:{path},server=on,wait=off"]
         return argv
@@ -109,6 +112,8 @@ class PyqmpTarget(Target):
             argv += ["--name", options.name]
         if options.uuid is not None:
             argv += ["--uuid", options.uuid]
+        for policy in options.compat:
+            argv += ["--compat", policy]
         for path in sockets:
             argv += ["--qmp", f"unix:{path}"]
         return argv

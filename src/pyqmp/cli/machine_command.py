@@ -57,7 +57,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="make the first guest misbehave from the start: hang, crash, garbage, flood, lie, "
         "slow (a fresh guest after a reset behaves)",
     )
-    parser.add_argument("--compat", metavar="POLICY", help="compatibility policy (not built yet)")
+    parser.add_argument(
+        "--compat",
+        metavar="POLICY",
+        action="append",
+        default=[],
+        help="QEMU's -compat policy: deprecated-input=accept|reject|crash,"
+        "deprecated-output=accept|hide,unstable-input=accept|reject|crash,"
+        "unstable-output=accept|hide (as QEMU's, a later --compat replaces an earlier one)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,11 +80,10 @@ def run(args: argparse.Namespace) -> int:
         parse_monitor_address,
         parse_ram_size,
     )
+    from pyqmp.server.compat import CompatError, last_policy
 
-    if args.compat is not None:
-        print("pyqmp machine: --compat is not built yet", file=sys.stderr)
-        return 2
     try:
+        compat = last_policy(args.compat)
         ram_size = parse_ram_size(args.ram)
         balloon_id = None if args.balloon == "none" else parse_device_id(args.balloon)
         if args.guest_fault is not None and balloon_id is None:
@@ -86,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         ]
         machine_uuid = str(uuid_module.UUID(args.uuid)) if args.uuid else None
         max_connections = parse_count("--max-connections", args.max_connections)
-    except (OptionError, ValueError) as error:
+    except (OptionError, CompatError, ValueError) as error:
         print(f"pyqmp machine: {error}", file=sys.stderr)
         return EXIT_BAD_OPTION
     config = MachineConfig(
@@ -102,4 +109,4 @@ def run(args: argparse.Namespace) -> int:
             f"client (e.g. qmp-shell {DEFAULT_SOCKET})",
             flush=True,
         )
-    return run_machine(config, addresses, args.guest_fault, max_connections)
+    return run_machine(config, addresses, args.guest_fault, max_connections, compat)

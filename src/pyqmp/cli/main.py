@@ -38,7 +38,7 @@ def _schema_check(args: argparse.Namespace) -> int:
 def _schema_introspect(args: argparse.Namespace) -> int:
     from pyqmp.cli.schema_commands import run_introspect
 
-    return run_introspect(args.file, list(args.define), bool(args.unmask))
+    return run_introspect(args.file, list(args.define), bool(args.unmask), list(args.compat))
 
 
 def _schema_gen(args: argparse.Namespace) -> int:
@@ -147,6 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--unmask",
         action="store_true",
         help="use the schema's real type names instead of the masked numeric ones",
+    )
+    introspect.add_argument(
+        "--compat",
+        metavar="POLICY",
+        action="append",
+        default=[],
+        help="answer as QEMU does under -compat POLICY (its syntax; with "
+        "deprecated-output=hide, deprecated entities, members and enum 'values' are hidden)",
     )
     introspect.set_defaults(handler=_schema_introspect)
 

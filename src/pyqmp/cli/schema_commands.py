@@ -12,6 +12,7 @@ import sys
 # typing itself costs milliseconds of start-up; only the type checker needs it here.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Any
 
 
@@ -45,12 +46,22 @@ def run_check(path: str) -> int:
     return 0
 
 
-def run_introspect(path: str, defines: list[str], unmask: bool) -> int:
+def run_introspect(path: str, defines: list[str], unmask: bool, compat: Sequence[str] = ()) -> int:
     """Print ``query-qmp-schema``'s answer for the schema at ``path`` as one JSON array.
 
     ``defines`` names the configuration symbols taken as defined when evaluating ``if``
-    conditions; ``unmask`` keeps the schema's own type names instead of masked ones.
+    conditions; ``unmask`` keeps the schema's own type names instead of masked ones;
+    ``compat`` are ``-compat`` policies (QEMU's syntax, the last one wins, as QEMU's).
     """
+    hide = False
+    if compat:  # (imported only when asked for: it costs start-up time)
+        from pyqmp.server.compat import CompatError, last_policy
+
+        try:
+            hide = last_policy(compat).deprecated_output == "hide"
+        except CompatError as error:
+            print(f"pyqmp schema introspect: {error}", file=sys.stderr)
+            return 1
     try:
         schema = _load(path)
     except _NotLoaded:
@@ -58,9 +69,11 @@ def run_introspect(path: str, defines: list[str], unmask: bool) -> int:
 
     import orjson
 
-    from pyqmp.schema.introspect import introspect_schema
+    from pyqmp.schema.introspect import hide_deprecated, introspect_schema
 
     entries = introspect_schema(schema, defines=frozenset(defines), unmask=unmask)
+    if hide:
+        entries = hide_deprecated(entries)
     sys.stdout.buffer.write(orjson.dumps(entries) + b"\n")
     sys.stdout.buffer.flush()
     return 0

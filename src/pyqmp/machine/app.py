@@ -3,7 +3,9 @@
 The machine's API comes from its schema (``qapi/machine.json``): the dispatcher binds
 the schema's commands to :class:`~.machine.Machine`'s typed methods through the
 generated tables, introspection is computed from the same schema, and events go out
-through the generated emitter.
+through the generated emitter.  A ``--compat`` policy other than the default is handed
+to the dispatcher (which applies it to requests, replies and events) and decides what
+``query-qmp-schema`` shows, as QEMU's.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from importlib import resources
 import msgspec
 
 from ..schema import load_schema
-from ..schema.introspect import introspect_schema
+from ..schema.introspect import introspect_schema, zap_deprecated
+from ..server.compat import DEFAULT_POLICY, CompatPolicy, CompatRules
 from ..server.dispatch import Dispatcher
 from ..server.errors import ServerError
 from ..server.events import QEMU_THROTTLED_EVENTS
@@ -48,6 +51,7 @@ class RunningMachine:
         config: MachineConfig,
         guest_fault: str | None = None,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        compat: CompatPolicy = DEFAULT_POLICY,
     ) -> None:
         self.max_connections = max_connections
         self.schema = load_schema(schema_path())
@@ -57,9 +61,11 @@ class RunningMachine:
         self.machine = Machine(config, self.events, self._request_exit, call_later=self._later)
         self.machine.set_human_monitor(HumanMonitor(self.machine).run)
         self.machine.commands_list = [api.CommandInfo(name=name) for name in self.schema.commands]
-        self.machine.schema_info = msgspec.convert(
-            introspect_schema(self.schema), list[api.SchemaInfo]
-        )
+        introspection = introspect_schema(self.schema)
+        if compat.deprecated_output == "hide":
+            # the rest (SchemaInfoEnum's deprecated 'values') the reply filter hides
+            introspection = zap_deprecated(introspection)
+        self.machine.schema_info = msgspec.convert(introspection, list[api.SchemaInfo])
         self.dispatcher = Dispatcher(
             self.schema,
             self.machine,
@@ -67,6 +73,7 @@ class RunningMachine:
             api.COMMAND_ARGUMENTS,
             api.BOXED_COMMANDS,
             CONSTANT_RESULTS,
+            None if compat == DEFAULT_POLICY else CompatRules(self.schema, compat),
         )
         version = self.machine.query_version()
         # QEMU's member order (major, minor, micro), so the greeting's bytes are QEMU's
@@ -142,10 +149,13 @@ def run(
     addresses: Sequence[MonitorAddress],
     guest_fault: str | None = None,
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    compat: CompatPolicy = DEFAULT_POLICY,
 ) -> int:
     """Run the machine until ``quit`` or a signal; return the exit status."""
     logging.basicConfig(format="pyqmp machine: %(message)s", level=logging.INFO)
-    machine = RunningMachine(config, guest_fault, max_connections)
+    machine = RunningMachine(config, guest_fault, max_connections, compat)
+    if compat != DEFAULT_POLICY:
+        logging.getLogger(__name__).info("compat policy %s", compat.describe())
     runner = asyncio.run
     if os.environ.get("PYQMP_NO_UVLOOP") is None:
         try:

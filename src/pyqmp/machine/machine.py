@@ -43,6 +43,17 @@ PACKAGE = f"pyqmp {__version__}"
 NULL_UUID = "00000000-0000-0000-0000-000000000000"
 MACHINE_TYPE = "pc-q35-7.2-machine"
 BALLOON_TYPE = "virtio-balloon-pci"
+# query-balloon's deprecated members (QEMU 0.13's reply) and the statistic each repeats.
+_BALLOON_INFO_STATS = (
+    ("mem_swapped_in", "stat-swap-in"),
+    ("mem_swapped_out", "stat-swap-out"),
+    ("major_page_faults", "stat-major-faults"),
+    ("minor_page_faults", "stat-minor-faults"),
+    ("free_mem", "stat-free-memory"),
+    ("total_mem", "stat-total-memory"),
+)
+# Deprecated fault modes, and the mode each is the old name of.
+_FAULT_ALIASES: dict[str, str] = {"stall": "hang"}
 
 __all__ = ["PAUSED", "PRELAUNCH", "RUNNING", "SHUTDOWN", "Machine", "MachineConfig"]
 
@@ -250,8 +261,18 @@ class Machine:
     def balloon(self, *, value: api.Int) -> None:
         self._balloon().set_target(value)
 
-    def query_balloon(self) -> api.BalloonInfo:
-        return api.BalloonInfo(actual=self._balloon().actual)
+    def query_balloon(
+        self, *, refresh: bool | msgspec.UnsetType = msgspec.UNSET
+    ) -> api.BalloonInfo:
+        device = self._balloon()
+        if refresh is True:
+            device.request_stats()  # as balloon-stats-refresh: asked, never awaited
+        info = api.BalloonInfo(actual=device.actual)
+        stats = device.stats
+        for member, stat in _BALLOON_INFO_STATS:
+            if stat in stats:
+                setattr(info, member, stats[stat])
+        return info
 
     def query_balloon_stats(self) -> api.BalloonStatsInfo:
         device = self._balloon()
@@ -276,10 +297,13 @@ class Machine:
     def balloon_stats_refresh(self) -> None:
         self._balloon().request_stats()
 
+    def balloon_stats_request(self) -> None:
+        self.balloon_stats_refresh()
+
     def x_guest_fault(self, *, mode: api.GuestFaultMode) -> None:
         if self.guest is None:
             raise CommandError("The machine has no guest process")
-        self.guest.set_fault(mode)
+        self.guest.set_fault(_FAULT_ALIASES.get(mode, mode))
 
     # -- object model ------------------------------------------------------------------
 

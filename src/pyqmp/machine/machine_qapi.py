@@ -27,7 +27,7 @@ JSONType = Literal['string', 'number', 'int', 'boolean', 'null', 'object', 'arra
 RunState = Literal['debug', 'inmigrate', 'internal-error', 'io-error', 'paused', 'postmigrate', 'prelaunch', 'finish-migrate', 'restore-vm', 'running', 'save-vm', 'shutdown', 'suspended', 'watchdog', 'guest-panicked', 'colo']
 ShutdownCause = Literal['none', 'host-error', 'host-qmp-quit', 'host-qmp-system-reset', 'host-signal', 'host-ui', 'guest-shutdown', 'guest-reset', 'guest-panic', 'subsystem-reset', 'snapshot-load']
 BalloonDriverState = Literal['absent', 'ready', 'frozen', 'gone']
-GuestFaultMode = Literal['none', 'hang', 'crash', 'garbage', 'flood', 'lie', 'slow']
+GuestFaultMode = Literal['none', 'hang', 'crash', 'garbage', 'flood', 'lie', 'slow', 'stall']
 
 
 class _Empty(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -213,9 +213,15 @@ class UuidInfo(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class BalloonInfo(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """The balloon's state as the host knows it."""
+    """The balloon's state as the host knows it. The guest's memory statistics were once members of this reply (QEMU 0.13); they are kept, deprecated, for clients written for that shape, and present only once the guest has reported statistics."""
 
     actual: Int
+    mem_swapped_in: Int | msgspec.UnsetType = msgspec.UNSET
+    mem_swapped_out: Int | msgspec.UnsetType = msgspec.UNSET
+    major_page_faults: Int | msgspec.UnsetType = msgspec.UNSET
+    minor_page_faults: Int | msgspec.UnsetType = msgspec.UNSET
+    free_mem: Int | msgspec.UnsetType = msgspec.UNSET
+    total_mem: Int | msgspec.UnsetType = msgspec.UNSET
 
 
 class BalloonGuestStats(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -318,7 +324,7 @@ class Commands(Protocol):
         """Ask the guest to resize its memory to @value bytes. Returns at once; the guest's balloon driver moves towards the target at its own pace and BALLOON_CHANGE reports where it is."""
         ...
 
-    def query_balloon(self) -> BalloonInfo:
+    def query_balloon(self, *, refresh: bool | msgspec.UnsetType = msgspec.UNSET) -> BalloonInfo:
         """Report the balloon's state. Answered from what the host knows: never waits on the guest."""
         ...
 
@@ -328,6 +334,10 @@ class Commands(Protocol):
 
     def balloon_stats_refresh(self) -> None:
         """Ask the guest for fresh memory statistics, and return at once. When they arrive, BALLOON_STATS_UPDATE is sent to every monitor. Whether to wait for it, and for how long, is the client's decision."""
+        ...
+
+    def balloon_stats_request(self) -> None:
+        """The first name of balloon-stats-refresh, kept for the clients that use it."""
         ...
 
     def x_guest_fault(self, *, mode: GuestFaultMode) -> None:
@@ -358,6 +368,10 @@ class _human_monitor_command_arguments(msgspec.Struct, kw_only=True, forbid_unkn
 
 class _balloon_arguments(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     value: Int
+
+
+class _query_balloon_arguments(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    refresh: bool | msgspec.UnsetType = msgspec.UNSET
 
 
 class _x_guest_fault_arguments(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -398,6 +412,7 @@ COMMAND_METHODS: dict[str, str] = {
     'query-balloon': 'query_balloon',
     'query-balloon-stats': 'query_balloon_stats',
     'balloon-stats-refresh': 'balloon_stats_refresh',
+    'balloon-stats-request': 'balloon_stats_request',
     'x-guest-fault': 'x_guest_fault',
     'qom-list': 'qom_list',
     'qom-get': 'qom_get',
@@ -407,6 +422,7 @@ COMMAND_ARGUMENTS: dict[str, Any] = {  # msgspec types to decode into
     'qmp_capabilities': _qmp_capabilities_arguments,
     'human-monitor-command': _human_monitor_command_arguments,
     'balloon': _balloon_arguments,
+    'query-balloon': _query_balloon_arguments,
     'x-guest-fault': _x_guest_fault_arguments,
     'qom-list': _qom_list_arguments,
     'qom-get': _qom_get_arguments,

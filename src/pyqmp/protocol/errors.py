@@ -69,6 +69,12 @@ def parameter_out_of_range(path: str, what: str) -> str:
     return f"Parameter '{path}' expects {what}"
 
 
+def disabled_by_policy(adjective: str, kind: str, name: str) -> str:
+    """A deprecated or unstable interface refused by the compat policy (qapi-util.c):
+    ``adjective`` is Deprecated or Unstable, ``kind`` command, parameter or value."""
+    return f"{adjective} {kind} {name} disabled by policy"
+
+
 # -- exceptions ---------------------------------------------------------------------------
 
 

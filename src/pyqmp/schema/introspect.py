@@ -6,7 +6,8 @@ type names masked as numbers (in order of first use) unless unmasked; integer ty
 folded into ``int``; optional members with ``"default": null``.  QEMU decides ``if``
 conditions when it compiles, after names are numbered: so does this, numbering the
 whole schema first and dropping what the ``defines`` rule out afterwards — masked names
-then come out as QEMU's binary reports them.
+then come out as QEMU's binary reports them.  :func:`hide_deprecated` is what QEMU
+answers under ``-compat deprecated-output=hide``.
 """
 
 from __future__ import annotations
@@ -179,3 +180,42 @@ def introspect_schema(
     """The ``query-qmp-schema`` reply for ``schema`` with ``defines`` true."""
     entries = _IntrospectionBuilder(schema, unmask).build()
     return _resolve(entries, defines)  # type: ignore[no-any-return]
+
+
+# SchemaInfo's own deprecated members (QEMU's qapi/introspect.json marks
+# SchemaInfoEnum.values deprecated): hidden from the answer by the same policy.
+DEPRECATED_SCHEMA_INFO_MEMBERS = {"enum": ("values",)}
+
+
+def hide_deprecated(entries: list[JSONObject]) -> list[JSONObject]:
+    """``entries`` as QEMU 7.2 answers under ``deprecated-output=hide``: what
+    :func:`zap_deprecated` leaves, without the answer's own deprecated members (an enum's
+    ``values``), which QEMU's reply encoder hides as it hides any reply's."""
+    kept = zap_deprecated(entries)
+    for entry in kept:
+        for key in DEPRECATED_SCHEMA_INFO_MEMBERS.get(entry["meta-type"], ()):
+            entry.pop(key, None)
+    return kept
+
+
+def zap_deprecated(entries: list[JSONObject]) -> list[JSONObject]:
+    """What QEMU's ``query-qmp-schema`` itself drops under ``deprecated-output=hide``:
+    deprecated commands, events and types, and deprecated members of objects.
+
+    Nothing is renamed: masked names stay what they were (as QEMU's, fixed when it was
+    compiled), and the types only a dropped entry used stay listed.  The entries
+    returned are copies: ``entries`` is left as it was.
+    """
+    kept = []
+    for entry in entries:
+        if _deprecated(entry):
+            continue
+        entry = dict(entry)
+        if entry["meta-type"] == "object":
+            entry["members"] = [m for m in entry["members"] if not _deprecated(m)]
+        kept.append(entry)
+    return kept
+
+
+def _deprecated(entry: JSONObject) -> bool:
+    return "deprecated" in entry.get("features", ())

@@ -5,7 +5,9 @@ The dispatcher binds a schema to an object implementing the schema's generated
 QEMU's error messages), calls the typed method, and encodes what it returns; the
 tables that say which method and which argument type belong to a command come from
 the generated module, so nothing here repeats the schema.  Results of commands whose
-answer never changes (``query-qmp-schema``, ``query-commands``) are encoded once.
+answer never changes (``query-qmp-schema``, ``query-commands``) are encoded once.  A
+compat policy (:mod:`.compat`) has one door here: a request is checked against it before
+anything else runs, and a result is filtered by it before it is encoded (and cached).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from ..protocol.errors import command_not_found, parameter_unexpected
 from ..protocol.negotiation import QMP_CAPABILITIES
 from ..schema import model
 from .arguments import decode_arguments
+from .compat import CompatRules
 from .errors import COMMAND_NOT_FOUND, BindingError, CommandError
 
 _encode = msgspec.json.Encoder().encode
@@ -47,8 +50,10 @@ class Dispatcher:
         argument_types: Mapping[str, Any],
         boxed: Iterable[str] = (),
         constant_results: Iterable[str] = (),
+        compat: CompatRules | None = None,
     ) -> None:
         self.schema = schema
+        self.compat = compat  # None: the default policy, which changes nothing
         boxed = frozenset(boxed)
         constant = frozenset(constant_results)
         self.commands: dict[str, BoundCommand] = {}
@@ -71,7 +76,12 @@ class Dispatcher:
 
     def allows_oob(self, name: str) -> bool:
         command = self.commands.get(name)
-        return command is not None and command.allow_oob
+        if command is None:
+            return False
+        # QEMU applies the compat policy to a command before asking whether it may run
+        # out of band: a refused command gets the policy's answer, not "does not support OOB"
+        compat = self.compat
+        return command.allow_oob or (compat is not None and name in compat.refused_commands)
 
     def __contains__(self, name: str) -> bool:
         return name in self.commands
@@ -81,6 +91,9 @@ class Dispatcher:
         command = self.commands.get(name)
         if command is None:
             raise CommandError(command_not_found(name), COMMAND_NOT_FOUND)
+        compat = self.compat
+        if compat is not None:
+            compat.check_input(name, arguments)
         if command.constant:
             cached = self._constant_results.get(name)
             if cached is not None and not arguments:
@@ -101,6 +114,8 @@ class Dispatcher:
                 result = command.call(decoded)
             else:
                 result = command.call(**msgspec.structs.asdict(decoded))
+        if compat is not None:
+            result = compat.filter_reply(name, result)
         encoded = _EMPTY_RESULT if result is None else _encode(result)
         if command.constant:
             self._constant_results[name] = encoded

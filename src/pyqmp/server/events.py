@@ -4,7 +4,8 @@ Some events are rate-limited as QEMU limits them (``BALLOON_CHANGE`` and the oth
 QEMU throttles, at most one a second): the first goes out at once, later ones within
 the period replace each other, and the last is delivered when the period ends — so
 the last state always reaches clients.  A monitor that does not read its events does
-not make the server buffer without bound: see :class:`EventSink`.
+not make the server buffer without bound: see :class:`EventSink`.  A compat policy
+(:mod:`.compat`) filters an event's data, or drops the event, before it is encoded.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from msgspec import to_builtins
 
 from ..protocol import EventTimestamp
 from ..protocol import encode_event as protocol_encode_event
+from .compat import HIDDEN_EVENT, CompatRules
 
 # QEMU's throttled events (monitor/monitor.c), period in seconds.  Some are throttled per
 # instance: per the data member named in THROTTLE_KEYS.
@@ -67,8 +69,10 @@ class EventBus:
         self,
         call_later: Callable[[float, Callable[[], None]], Any],
         throttled: dict[str, float] | None = None,
+        compat: CompatRules | None = None,
     ) -> None:
         self._call_later = call_later
+        self._compat = compat
         self._sinks: list[EventSink] = []
         self._periods = QEMU_THROTTLED_EVENTS if throttled is None else throttled
         self._throttles: dict[str, _Throttle] = {}
@@ -111,6 +115,10 @@ class EventBus:
         throttle.timer = self._call_later(period, lambda: self._period_over(key, name, period))
 
     def _deliver(self, name: str, data: dict[str, Any] | None, stamp: float | None = None) -> None:
+        if self._compat is not None:
+            data = self._compat.filter_event(name, data)
+            if data is HIDDEN_EVENT:
+                return
         message = encode_event(name, data, stamp)
         for sink in list(self._sinks):
             sink.send_event(message)

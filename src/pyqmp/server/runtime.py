@@ -77,7 +77,8 @@ class QMPServer:
         self.version = version
         self.max_connections = max_connections
         self.loop = asyncio.get_running_loop()
-        self.events = EventBus(self.loop.call_later, throttled_events)
+        # the dispatcher's compat policy is the server's: events go by it too
+        self.events = EventBus(self.loop.call_later, throttled_events, dispatcher.compat)
         self.monitors: set[Monitor] = set()
         self.refused = 0  # connections closed before the greeting, for any reason
         self._servers: list[asyncio.Server] = []
