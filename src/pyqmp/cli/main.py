@@ -97,6 +97,39 @@ def build_parser() -> argparse.ArgumentParser:
     _add_not_built(
         commands, "client", "client", "ADDRESS COMMAND [JSON-ARGS]", "run one QMP command"
     )
+    agent = commands.add_parser(
+        "agent",
+        help="watch every VM of this host: Prometheus metrics, events and commands on NATS",
+        description="One agent per host: watches QMP monitors (QEMU or pyqmp machine), "
+        "serves Prometheus metrics from what it knows (a scrape never waits on a VM) and "
+        "bridges events and commands to NATS.",
+        formatter_class=_HelpFormatter,
+    )
+    from pyqmp.cli import agent_command
+
+    agent_command.add_arguments(agent)
+    agent.set_defaults(handler=agent_command.run)
+    fleet = commands.add_parser(
+        "fleet",
+        help="list, command and follow the VMs of every agent on NATS",
+        description="The fleet from any machine that reaches NATS: ls, exec, events.",
+        formatter_class=_HelpFormatter,
+    )
+    from pyqmp.cli import fleet_command
+
+    fleet_command.add_arguments(fleet)
+    fleet.set_defaults(handler=fleet_command.run)
+    sim_fleet = commands.add_parser(
+        "sim-fleet",
+        help="test tool: many simulated machines in one process",
+        description="A test and benchmark tool: N reference machines in one process, each "
+        "with a QMP monitor on DIR/PREFIXi.qmp and a simulated guest.",
+        formatter_class=_HelpFormatter,
+    )
+    from pyqmp.cli import sim_fleet_command
+
+    sim_fleet_command.add_arguments(sim_fleet)
+    sim_fleet.set_defaults(handler=sim_fleet_command.run)
     guest = commands.add_parser(
         "guest",
         help="the guest process the machine starts (not for direct use)",

@@ -9,7 +9,7 @@ through the generated emitter.
 from __future__ import annotations
 
 import asyncio
-import os
+import functools
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -17,7 +17,9 @@ from importlib import resources
 
 import msgspec
 
+from .. import event_loop
 from ..schema import load_schema
+from ..schema.model import Schema
 from ..schema.introspect import introspect_schema
 from ..server.dispatch import Dispatcher
 from ..server.events import QEMU_THROTTLED_EVENTS
@@ -38,20 +40,28 @@ def schema_path() -> str:
     return str(resources.files("pyqmp.machine") / "qapi" / "machine.json")
 
 
+@functools.cache
+def machine_interface() -> tuple[Schema, list[api.CommandInfo], list[api.SchemaInfo]]:
+    """The schema, command list and introspection every machine of this process shares
+    (read once: a simulated fleet runs hundreds of machines in one process)."""
+    schema = load_schema(schema_path())
+    commands = [api.CommandInfo(name=name) for name in schema.commands]
+    info = msgspec.convert(introspect_schema(schema), list[api.SchemaInfo])
+    return schema, commands, info
+
+
 class RunningMachine:
     """A machine with its QMP server, ready to listen."""
 
     def __init__(self, config: MachineConfig, guest_fault: str | None = None) -> None:
-        self.schema = load_schema(schema_path())
+        self.schema, commands, schema_info = machine_interface()
         self.server: QMPServer | None = None
         self.guest_fault = guest_fault
         self.events = api.Events(self._send_event)
         self.machine = Machine(config, self.events, self._request_exit, call_later=self._later)
         self.machine.set_human_monitor(HumanMonitor(self.machine).run)
-        self.machine.commands_list = [api.CommandInfo(name=name) for name in self.schema.commands]
-        self.machine.schema_info = msgspec.convert(
-            introspect_schema(self.schema), list[api.SchemaInfo]
-        )
+        self.machine.commands_list = commands
+        self.machine.schema_info = schema_info
         self.dispatcher = Dispatcher(
             self.schema,
             self.machine,
@@ -83,19 +93,7 @@ class RunningMachine:
             self.server.request_close()
 
     async def serve(self, addresses: Sequence[MonitorAddress], announce: bool = True) -> None:
-        server = self.server = QMPServer(self.dispatcher, self.version, THROTTLED_EVENTS)
-        try:
-            for address in addresses:
-                if address.kind == "unix":
-                    await server.listen_unix(address.path)
-                else:
-                    port = await server.listen_tcp(address.host, address.port)
-                    address = address._replace(port=port)
-                if announce:
-                    print(f"pyqmp machine: QMP monitor on {address}", flush=True)
-        except BaseException:
-            server.close_now()  # the listeners already open, and their socket files
-            raise
+        server = await self.listen(addresses, announce)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self._signalled)
@@ -119,6 +117,23 @@ class RunningMachine:
             if machine.guest is not None:
                 machine.guest.kill()
 
+    async def listen(self, addresses: Sequence[MonitorAddress], announce: bool) -> QMPServer:
+        """Open the machine's monitors (and nothing else: no guest yet, no signals)."""
+        server = self.server = QMPServer(self.dispatcher, self.version, THROTTLED_EVENTS)
+        try:
+            for address in addresses:
+                if address.kind == "unix":
+                    await server.listen_unix(address.path)
+                else:
+                    port = await server.listen_tcp(address.host, address.port)
+                    address = address._replace(port=port)
+                if announce:
+                    print(f"pyqmp machine: QMP monitor on {address}", flush=True)
+        except BaseException:
+            server.close_now()  # the listeners already open, and their socket files
+            raise
+        return server
+
     def _signalled(self) -> None:
         # As QEMU on SIGTERM/SIGINT: the machine shuts down, and says why.
         self.events.shutdown(guest=False, reason="host-signal")
@@ -130,16 +145,8 @@ def run(
 ) -> int:
     """Run the machine until ``quit`` or a signal; return the exit status."""
     machine = RunningMachine(config, guest_fault)
-    runner = asyncio.run
-    if os.environ.get("PYQMP_NO_UVLOOP") is None:
-        try:
-            import uvloop
-
-            runner = uvloop.run
-        except ImportError:  # uvloop is optional ([fast] extra)
-            pass
     try:
-        runner(machine.serve(addresses))
+        event_loop.run(machine.serve(addresses))
     except OSError as error:
         print(f"pyqmp machine: {error}", file=sys.stderr)
         return 1
