@@ -18,8 +18,8 @@ from typing import Any, NamedTuple
 
 from ..client import Address
 from .metrics import AgentHealth
-from .nats_bridge import NatsBridge
 from .monitor import EventSink, MonitorSettings, VMMonitor, error_reply
+from .nats_bridge import NatsBridge
 from .state import VMState
 from .watch import DirectoryWatcher
 
@@ -120,7 +120,9 @@ class Agent:
         }
 
     def health(self, nats: NatsBridge | None = None) -> AgentHealth:
-        dropped = self._dropped_by_removed + sum(vm.state.dropped_events for vm in self._vms.values())
+        dropped = self._dropped_by_removed + sum(
+            vm.state.dropped_events for vm in self._vms.values()
+        )
         return AgentHealth(
             dropped_monitor_events=dropped,
             dropped_nats_events=nats.dropped if nats is not None else 0,
@@ -129,4 +131,3 @@ class Agent:
             nats_reconnects=nats.reconnects if nats is not None else 0,
             watch_skipped=self._watcher.skipped if self._watcher is not None else 0,
         )
-

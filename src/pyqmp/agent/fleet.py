@@ -11,6 +11,7 @@ an agent sends is reported, never trusted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fnmatch
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final
@@ -111,8 +112,11 @@ def _decode_list(data: bytes) -> HostList:
 
 async def find_vm(client: NatsClient, vm: str, gather: float = DEFAULT_GATHER) -> str:
     """The host of the only VM called ``vm``."""
-    hosts = [listed.host for listed in await list_hosts(client, gather=gather)
-             if any(summary.vm == vm for summary in listed.vms)]
+    hosts = [
+        listed.host
+        for listed in await list_hosts(client, gather=gather)
+        if any(summary.vm == vm for summary in listed.vms)
+    ]
     if not hosts:
         raise FleetError(f"no agent has a VM called '{vm}'")
     if len(hosts) > 1:
@@ -195,4 +199,5 @@ async def events(
             if selection.matches(*name):
                 yield event
     finally:
-        await subscription.unsubscribe()
+        with contextlib.suppress(nats.errors.ConnectionClosedError):
+            await subscription.unsubscribe()

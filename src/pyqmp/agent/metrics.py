@@ -67,26 +67,43 @@ class AgentCollector(Collector):
         yield from self._agent_metrics(states, self._health())
 
     def _vm_metrics(self, states: list[VMState]) -> Iterator[Metric]:
-        up = GaugeMetricFamily("qemu_up", "1 if the VM's monitor answers within the agent's "
-                               "deadline, else 0", labels=["vm"])
+        up = GaugeMetricFamily(
+            "qemu_up",
+            "1 if the VM's monitor answers within the agent's deadline, else 0",
+            labels=["vm"],
+        )
         running = GaugeMetricFamily("qemu_running", "1 if the VM runs, else 0", labels=["vm"])
-        status = GaugeMetricFamily("qemu_status", "The VM's run state (query-status), as a "
-                                   "label; the value is 1", labels=["vm", "status"])
-        actual = GaugeMetricFamily("qemu_balloon_actual_bytes", "The guest's memory size as "
-                                   "its balloon driver reports it", labels=["vm"])
-        target = GaugeMetricFamily("qemu_balloon_target_bytes", "The memory size the guest "
-                                   "is asked for", labels=["vm"])
+        status = GaugeMetricFamily(
+            "qemu_status",
+            "The VM's run state (query-status), as a label; the value is 1",
+            labels=["vm", "status"],
+        )
+        actual = GaugeMetricFamily(
+            "qemu_balloon_actual_bytes",
+            "The guest's memory size as its balloon driver reports it",
+            labels=["vm"],
+        )
+        target = GaugeMetricFamily(
+            "qemu_balloon_target_bytes", "The memory size the guest is asked for", labels=["vm"]
+        )
         stats_update = GaugeMetricFamily(
             "qemu_balloon_stats_last_update_timestamp_seconds",
-            "Host time when the guest's memory statistics last arrived", labels=["vm"])
+            "Host time when the guest's memory statistics last arrived",
+            labels=["vm"],
+        )
         last_answer = GaugeMetricFamily(
             "qemu_monitor_last_answer_timestamp_seconds",
-            "Host time of the monitor's last answer to the agent", labels=["vm"])
-        events = CounterMetricFamily("qemu_events", "Events the VM's monitor sent, by name",
-                                     labels=["vm", "event"])
+            "Host time of the monitor's last answer to the agent",
+            labels=["vm"],
+        )
+        events = CounterMetricFamily(
+            "qemu_events", "Events the VM's monitor sent, by name", labels=["vm", "event"]
+        )
         reconnects = CounterMetricFamily(
-            "pyqmp_agent_monitor_reconnects", "Times the agent connected to the VM's monitor "
-            "again after losing it", labels=["vm"])
+            "pyqmp_agent_monitor_reconnects",
+            "Times the agent connected to the VM's monitor again after losing it",
+            labels=["vm"],
+        )
         stats: dict[str, GaugeMetricFamily] = {}
         for state in states:
             vm = [state.name]
@@ -124,8 +141,11 @@ class AgentCollector(Collector):
         yield from (events, reconnects)
 
     def _agent_metrics(self, states: list[VMState], health: AgentHealth) -> Iterator[Metric]:
-        monitors = GaugeMetricFamily("pyqmp_agent_monitors", "Monitors the agent watches, by "
-                                     "the state of their connection", labels=["state"])
+        monitors = GaugeMetricFamily(
+            "pyqmp_agent_monitors",
+            "Monitors the agent watches, by the state of their connection",
+            labels=["state"],
+        )
         counts = dict.fromkeys(MONITOR_STATES, 0)
         for state in states:
             counts[state.monitor] = counts.get(state.monitor, 0) + 1
@@ -133,19 +153,34 @@ class AgentCollector(Collector):
             monitors.add_metric([name], count)
         yield monitors
         dropped = CounterMetricFamily(
-            "pyqmp_agent_dropped_events", "Events the agent dropped: 'monitor' when it fell "
-            "behind a VM's events, 'nats' when NATS was away or slow", labels=["where"])
+            "pyqmp_agent_dropped_events",
+            "Events the agent dropped: 'monitor' when it fell "
+            "behind a VM's events, 'nats' when NATS was away or slow",
+            labels=["where"],
+        )
         dropped.add_metric(["monitor"], health.dropped_monitor_events)
         dropped.add_metric(["nats"], health.dropped_nats_events)
         yield dropped
-        yield CounterMetricFamily("pyqmp_agent_published_events", "Events published to NATS",
-                                  value=health.published_events)
+        yield CounterMetricFamily(
+            "pyqmp_agent_published_events",
+            "Events published to NATS",
+            value=health.published_events,
+        )
         if health.nats_connected is not None:
-            yield GaugeMetricFamily("pyqmp_agent_nats_connected", "1 while connected to NATS",
-                                    value=1.0 if health.nats_connected else 0.0)
-            yield CounterMetricFamily("pyqmp_agent_nats_reconnects", "Times the agent "
-                                      "connected to NATS again", value=health.nats_reconnects)
-        yield GaugeMetricFamily("pyqmp_agent_watch_skipped_sockets", "Sockets in the watched "
-                                "directory that were skipped (over the bound, names that "
-                                "cannot be a VM name, a stem already taken)",
-                                value=health.watch_skipped)
+            yield GaugeMetricFamily(
+                "pyqmp_agent_nats_connected",
+                "1 while connected to NATS",
+                value=1.0 if health.nats_connected else 0.0,
+            )
+            yield CounterMetricFamily(
+                "pyqmp_agent_nats_reconnects",
+                "Times the agent connected to NATS again",
+                value=health.nats_reconnects,
+            )
+        yield GaugeMetricFamily(
+            "pyqmp_agent_watch_skipped_sockets",
+            "Sockets in the watched "
+            "directory that were skipped (over the bound, names that "
+            "cannot be a VM name, a stem already taken)",
+            value=health.watch_skipped,
+        )

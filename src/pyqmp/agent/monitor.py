@@ -41,6 +41,10 @@ log = logging.getLogger("pyqmp.agent")
 _NOTHING_LISTENS = frozenset((errno.ECONNREFUSED, errno.ENOENT, errno.ENOTDIR))
 
 
+# Reconnection, to a monitor or to NATS: soon at first, then at most every 10 s.
+DEFAULT_RECONNECT = Reconnect(initial_delay=0.2, max_delay=10.0, factor=2.0)
+
+
 class MonitorSettings(NamedTuple):
     """How the agent watches each monitor."""
 
@@ -50,7 +54,7 @@ class MonitorSettings(NamedTuple):
     max_unanswered: int = 8
     event_queue: int = 1000  # events held per VM before the oldest is dropped
     polling_interval: int = 10  # QEMU's guest-stats-polling-interval, where the agent sets it
-    reconnect: Reconnect = Reconnect(initial_delay=0.2, max_delay=10.0, factor=2.0)
+    reconnect: Reconnect = DEFAULT_RECONNECT
 
 
 class EventSink(Protocol):

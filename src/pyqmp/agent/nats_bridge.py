@@ -30,7 +30,7 @@ from nats.aio.msg import Msg
 from ..client import Event, Reconnect
 from . import subjects
 from .errors import SubjectError
-from .monitor import Backoff, error_reply
+from .monitor import DEFAULT_RECONNECT, Backoff, error_reply
 from .outbox import Outbox
 
 log = logging.getLogger("pyqmp.agent.nats")
@@ -95,7 +95,7 @@ class NatsBridge:
         servers: list[str],
         fleet: Fleet,
         outbox: Outbox | None = None,
-        reconnect: Reconnect = Reconnect(initial_delay=0.2, max_delay=10.0, factor=2.0),
+        reconnect: Reconnect = DEFAULT_RECONNECT,
         max_requests: int = MAX_REQUESTS,
     ) -> None:
         self.servers = servers
@@ -154,7 +154,7 @@ class NatsBridge:
                 continue
             backoff.reset()
             self.connections += 1
-            log.info("NATS: connected to %s", connection.connected_url)
+            log.info("NATS: connected to %s", _url(connection))
             try:
                 await self._serve(connection, closed)
             finally:
@@ -165,15 +165,17 @@ class NatsBridge:
             await asyncio.sleep(backoff.next_delay())
 
     async def _serve(self, connection: NatsClient, closed: asyncio.Event) -> None:
-        limits = {
-            "pending_msgs_limit": SUBSCRIPTION_MESSAGES,
-            "pending_bytes_limit": SUBSCRIPTION_BYTES,
-        }
-        await connection.subscribe(
-            subjects.execute_wildcard(self._host), cb=self._on_execute, **limits
-        )
-        await connection.subscribe(subjects.list_subject(self._host), cb=self._on_list, **limits)
-        await connection.subscribe(subjects.FLEET_LIST_SUBJECT, cb=self._on_list, **limits)
+        for subject, callback in (
+            (subjects.execute_wildcard(self._host), self._on_execute),
+            (subjects.list_subject(self._host), self._on_list),
+            (subjects.FLEET_LIST_SUBJECT, self._on_list),
+        ):
+            await connection.subscribe(
+                subject,
+                cb=callback,
+                pending_msgs_limit=SUBSCRIPTION_MESSAGES,
+                pending_bytes_limit=SUBSCRIPTION_BYTES,
+            )
         await connection.flush()
         self._max_payload = connection.max_payload
         self.connected = True
@@ -260,6 +262,22 @@ class NatsBridge:
             return
         reply = await self.fleet.execute(vm, request.execute, request.arguments, timeout)
         await self._respond_json(msg, reply)
+
+    async def _respond_json(self, msg: Msg, reply: Mapping[str, Any]) -> None:
+        payload = dumps(reply)
+        if len(payload) > self._max_payload:
+            payload = dumps(
+                error_reply(
+                    f"{msg.subject}: the reply is {len(payload)} bytes, more than this NATS "
+                    f"server carries ({self._max_payload})"
+                )
+            )
+        await _respond(msg, payload)
+
+
+def _url(connection: NatsClient) -> str:
+    url = connection.connected_url
+    return url.geturl() if url is not None else "?"
 
 
 def _setter(event: asyncio.Event) -> Callable[[], Awaitable[None]]:

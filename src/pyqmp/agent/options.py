@@ -42,8 +42,7 @@ def check_name(name: str, what: str) -> str:
         raise AgentOptionError(f"invalid {what} {name!r}: {error}") from None
     if name.strip() != name or not name.isprintable():
         raise AgentOptionError(
-            f"invalid {what} {name!r}: expected printable text without leading or "
-            "trailing spaces"
+            f"invalid {what} {name!r}: expected printable text without leading or trailing spaces"
         )
     return name
 

@@ -75,6 +75,9 @@ class VMState:
     def not_up(self, monitor: str, error: str) -> None:
         self.monitor = monitor
         self.error = error
+        if monitor == GONE:  # nothing listens: what it said of itself is history
+            self.status = self.running = None
+            self.forget_guest()
 
     def forget_guest(self) -> None:
         """A new connection: what the old one told about the VM may be stale."""

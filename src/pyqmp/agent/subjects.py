@@ -111,9 +111,9 @@ class EventSubject(NamedTuple):
 def parse_event_subject(subject: str) -> EventSubject:
     """The host, VM and event an event subject names."""
     tokens = subject.split(".")
-    if len(tokens) != 6 or tokens[0] != ROOT or tokens[3] != "event":
+    if len(tokens) != 5 or tokens[0] != ROOT or tokens[3] != "event":
         raise SubjectError(f"{subject!r} is not an event subject ({ROOT}.HOST.VM.event.NAME)")
-    return EventSubject(*(unescape_token(token) for token in (tokens[1], tokens[2], tokens[5])))
+    return EventSubject(*(unescape_token(token) for token in (tokens[1], tokens[2], tokens[4])))
 
 
 def parse_execute_subject(subject: str) -> tuple[str, str]:

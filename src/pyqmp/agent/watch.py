@@ -6,7 +6,8 @@ Every unix socket in the directory is a VM named after the file's stem (``100.qm
 change notification); a scan returns what appeared, what vanished and what was replaced
 (the same name, a new socket file: a restarted VM).  Memory is bounded by the number of
 sockets kept (:data:`MAX_SOCKETS`); entries past it, names that are not UTF-8 text, and a
-second socket with a stem already taken (or a name ``--qmp`` gave) are skipped and counted, never guessed at.
+second socket with a stem already taken (or a name ``--qmp`` gave) are skipped and
+counted, never guessed at.
 """
 
 from __future__ import annotations

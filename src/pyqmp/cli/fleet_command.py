@@ -153,12 +153,17 @@ async def _ls(client: Client, args: argparse.Namespace, wait: float) -> int:
             rows.append((listed.host, summary.vm, summary.monitor, summary.status or "-"))
     widths = [max(len(row[column]) for row in rows) for column in range(3)]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) +
-              "  " + row[3])
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+            + "  "
+            + row[3]
+        )
     truncated = [listed.host for listed in hosts if listed.truncated]
     if truncated:
-        print(f"pyqmp fleet: the lists of {', '.join(truncated)} were cut to fit NATS's "
-              "message size", file=sys.stderr)
+        print(
+            f"pyqmp fleet: the lists of {', '.join(truncated)} were cut to fit NATS's message size",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -185,15 +190,18 @@ async def _exec(
 
 
 async def _events(client: Client, selection: EventFilter, count: int | None) -> int:
+    import contextlib
+
     import msgspec
 
     from pyqmp.agent import fleet
 
     seen = 0
-    async for event in fleet.events(client, selection):
-        sys.stdout.write(msgspec.json.encode(event).decode() + "\n")
-        sys.stdout.flush()
-        seen += 1
-        if count is not None and seen >= count:
-            break
+    async with contextlib.aclosing(fleet.events(client, selection)) as stream:
+        async for event in stream:
+            sys.stdout.write(msgspec.json.encode(event).decode() + "\n")
+            sys.stdout.flush()
+            seen += 1
+            if count is not None and seen >= count:
+                break
     return 0

@@ -10,9 +10,7 @@ import sys
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("directory", metavar="DIR", help="where the monitors' sockets go")
-    parser.add_argument(
-        "--count", metavar="N", type=int, required=True, help="how many machines"
-    )
+    parser.add_argument("--count", metavar="N", type=int, required=True, help="how many machines")
     parser.add_argument(
         "--prefix", metavar="P", default="vm-", help="machine names: P0, P1, ... (default vm-)"
     )

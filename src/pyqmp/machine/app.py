@@ -19,8 +19,8 @@ import msgspec
 
 from .. import event_loop
 from ..schema import load_schema
-from ..schema.model import Schema
 from ..schema.introspect import introspect_schema
+from ..schema.model import Schema
 from ..server.dispatch import Dispatcher
 from ..server.events import QEMU_THROTTLED_EVENTS
 from ..server.runtime import QMPServer

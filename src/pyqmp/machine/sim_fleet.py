@@ -33,7 +33,7 @@ TICK = 0.01  # the event generator's step, in seconds
 
 class FleetConfig(NamedTuple):
     directory: str
-    count: int
+    machines: int
     prefix: str = "vm-"
     ram_size: int = 128 << 20
     start_paused: bool = False
@@ -46,12 +46,10 @@ async def open_fleet(config: FleetConfig) -> list[RunningMachine]:
     loop = asyncio.get_running_loop()
     machines: list[RunningMachine] = []
     try:
-        for index in range(config.count):
+        for index in range(config.machines):
             name = f"{config.prefix}{index}"
             running = RunningMachine(
-                MachineConfig(
-                    ram_size=config.ram_size, start_paused=config.start_paused, name=name
-                )
+                MachineConfig(ram_size=config.ram_size, start_paused=config.start_paused, name=name)
             )
             path = os.path.join(config.directory, f"{name}.qmp")
             await running.listen([MonitorAddress("unix", path=path)], announce=False)
