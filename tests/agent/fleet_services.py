@@ -35,8 +35,11 @@ HTTP_TIMEOUT = 10.0
 def require_program(name: str) -> str:
     found = shutil.which(name)
     if found is None:
-        pytest.fail(f"{name} is not installed; run the tests with ./test.sh, which installs "
-                    "it (tools/setup.sh)", pytrace=False)
+        pytest.fail(
+            f"{name} is not installed; run the tests with ./test.sh, which installs "
+            "it (tools/setup.sh)",
+            pytrace=False,
+        )
     return found
 
 
@@ -83,14 +86,17 @@ class Process:
 
     def wait_output(self, text: str, timeout: float = START_TIMEOUT) -> str:
         """The first output line containing ``text``."""
+
         def find() -> str | None:
             if self.process.poll() is not None:
-                raise AssertionError(f"{self.name} exited ({self.process.returncode}): "
-                                     f"{self.output()[-3000:]}")
+                raise AssertionError(
+                    f"{self.name} exited ({self.process.returncode}): {self.output()[-3000:]}"
+                )
             for line in self.output().splitlines():
                 if text in line:
                     return line
             return None
+
         return str(wait_until(find, timeout, f"{self.name} printing {text!r}"))
 
     def signal(self, signum: int) -> None:
@@ -117,8 +123,15 @@ class NatsServer:
         self.directory = directory
         binary = require_program("nats-server")
         ports_dir = tempfile.mkdtemp(dir=directory, prefix="nats-ports-")
-        argv = [binary, "-a", "127.0.0.1", "-p", str(port if port is not None else -1),
-                "--ports_file_dir", ports_dir]
+        argv = [
+            binary,
+            "-a",
+            "127.0.0.1",
+            "-p",
+            str(port if port is not None else -1),
+            "--ports_file_dir",
+            ports_dir,
+        ]
         self.process = Process(argv, "nats-server")
         ports_file = Path(ports_dir) / f"nats-server_{self.process.pid}.ports"
 
@@ -171,8 +184,11 @@ class AgentProcess:
 
     def vms(self, name: str = "qemu_up") -> dict[str, float]:
         """vm -> value of a per-VM metric."""
-        return {dict(labels)["vm"]: value for (metric, labels), value in self.samples().items()
-                if metric == name}
+        return {
+            dict(labels)["vm"]: value
+            for (metric, labels), value in self.samples().items()
+            if metric == name
+        }
 
     def stop(self) -> None:
         self.process.stop()
@@ -182,8 +198,16 @@ class SimFleet:
     """``pyqmp sim-fleet DIR --count N`` (more options as given)."""
 
     def __init__(self, directory: str, count: int, *options: str) -> None:
-        argv = [sys.executable, "-m", "pyqmp", "sim-fleet", directory, "--count", str(count),
-                *options]
+        argv = [
+            sys.executable,
+            "-m",
+            "pyqmp",
+            "sim-fleet",
+            directory,
+            "--count",
+            str(count),
+            *options,
+        ]
         self.process = Process(argv, "pyqmp sim-fleet")
         try:
             self.process.wait_output("machines in")
@@ -209,9 +233,12 @@ class Prometheus:
         last_error = ""
         for _ in range(3):  # a picked port can be taken by someone else meanwhile
             self.port = free_port()
-            argv = [binary, f"--config.file={config}",
-                    f"--web.listen-address=127.0.0.1:{self.port}",
-                    f"--storage.tsdb.path={tempfile.mkdtemp(dir=directory, prefix='tsdb-')}"]
+            argv = [
+                binary,
+                f"--config.file={config}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                f"--storage.tsdb.path={tempfile.mkdtemp(dir=directory, prefix='tsdb-')}",
+            ]
             self.process = Process(argv, "prometheus")
             try:
                 wait_until(self._ready, START_TIMEOUT, "prometheus ready")
@@ -229,8 +256,9 @@ class Prometheus:
             return bool(answer.status == 200)
 
     def query(self, expression: str) -> list[dict[str, Any]]:
-        url = (f"http://127.0.0.1:{self.port}/api/v1/query?"
-               + urllib.parse.urlencode({"query": expression}))
+        url = f"http://127.0.0.1:{self.port}/api/v1/query?" + urllib.parse.urlencode(
+            {"query": expression}
+        )
         with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT) as answer:
             body = json.loads(answer.read())
         assert body["status"] == "success", body

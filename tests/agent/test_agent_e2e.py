@@ -44,16 +44,29 @@ def test_agent_watches_qemu_and_pyqmp_machines(tmp_path: Path, qemu_binary: Path
         sim = SimFleet(str(watched), 2, "--prefix", "sim-")
         stack.callback(sim.stop)
         agent = AgentProcess(
-            "--watch", str(watched), "--qmp", f"pm1=unix:{machine.sockets[0]}",
-            "--nats", nats.url, "--host-name", "host-a", "--interval", "0.5", "--deadline", "1",
+            "--watch",
+            str(watched),
+            "--qmp",
+            f"pm1=unix:{machine.sockets[0]}",
+            "--nats",
+            nats.url,
+            "--host-name",
+            "host-a",
+            "--interval",
+            "0.5",
+            "--deadline",
+            "1",
         )
         stack.callback(agent.stop)
 
         everyone = {"qemu1": 1.0, "pm1": 1.0, "sim-0": 1.0, "sim-1": 1.0}
         wait_until(lambda: agent.vms() == everyone, DEADLINE, "every VM up")
         # pyqmp machine: query-balloon-stats, refreshed by the agent; the guest is real
-        wait_until(lambda: agent.value("qemu_guest_total_memory_bytes", vm="pm1"), DEADLINE,
-                   "pm1's guest statistics")
+        wait_until(
+            lambda: agent.value("qemu_guest_total_memory_bytes", vm="pm1"),
+            DEADLINE,
+            "pm1's guest statistics",
+        )
         assert agent.value("qemu_balloon_target_bytes", vm="pm1") == 256 << 20
         assert agent.value("qemu_balloon_stats_last_update_timestamp_seconds", vm="pm1")
         assert agent.value("qemu_status", vm="pm1", status="running") == 1.0
@@ -61,10 +74,14 @@ def test_agent_watches_qemu_and_pyqmp_machines(tmp_path: Path, qemu_binary: Path
         assert agent.value("qemu_balloon_actual_bytes", vm="qemu1") == QEMU_RAM
         assert agent.value("qemu_status", vm="qemu1", status="prelaunch") == 1.0
         assert agent.value("qemu_running", vm="qemu1") == 0.0
-        polling = nats_request(nats.url, "qmp.host-a.qemu1.execute", {
-            "execute": "qom-get",
-            "arguments": {"path": BALLOON_PATH, "property": "guest-stats-polling-interval"},
-        })
+        polling = nats_request(
+            nats.url,
+            "qmp.host-a.qemu1.execute",
+            {
+                "execute": "qom-get",
+                "arguments": {"path": BALLOON_PATH, "property": "guest-stats-polling-interval"},
+            },
+        )
         assert polling == {"return": 10}
         # no guest driver in this QEMU: no statistic is made up
         assert agent.value("qemu_guest_total_memory_bytes", vm="qemu1") is None
@@ -82,12 +99,14 @@ def test_agent_watches_qemu_and_pyqmp_machines(tmp_path: Path, qemu_binary: Path
         # QEMU frozen: qemu_up 0, while every scrape answers and the others stay up
         os.kill(qemu.process.pid, signal.SIGSTOP)
         try:
-            wait_until(lambda: agent.value("qemu_up", vm="qemu1") == 0.0, DEADLINE,
-                       "frozen QEMU down")
+            wait_until(
+                lambda: agent.value("qemu_up", vm="qemu1") == 0.0, DEADLINE, "frozen QEMU down"
+            )
             for _ in range(5):
                 assert agent.vms() == {**everyone, "qemu1": 0.0}
-            reply = nats_request(nats.url, "qmp.host-a.qemu1.execute",
-                                 {"execute": "query-status", "timeout": 0.5})
+            reply = nats_request(
+                nats.url, "qmp.host-a.qemu1.execute", {"execute": "query-status", "timeout": 0.5}
+            )
             assert reply["error"]["class"] == "GenericError", reply
             assert "no reply to 'query-status' within 0.5 s" in reply["error"]["desc"], reply
         finally:

@@ -58,7 +58,7 @@ def command_names(schema: object) -> frozenset[str]:
     for entry in schema:
         if isinstance(entry, dict) and entry.get("meta-type") == "command":
             name = entry.get("name")
-            if name in USED_COMMANDS:
+            if isinstance(name, str) and name in USED_COMMANDS:
                 found.add(name)
     return frozenset(found)
 

@@ -1,7 +1,7 @@
 """``/metrics`` over HTTP: the last rendered page, served from a thread of its own.
 
 Its one rule: a scrape never waits on a VM, nor on the agent's event loop.  The loop
-renders the metrics (``prometheus_client.generate_latest`` over the
+renders the metrics (``prometheus_client.generate_latest``, the text format 0.0.4, over the
 :class:`~.metrics.AgentCollector`) every ``render_interval`` and hands the bytes to a
 :class:`MetricsPage`; the HTTP server runs in its own thread and answers every scrape
 with the page as it is, so its latency does not depend on how many VMs there are or what
@@ -18,7 +18,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
 
-from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 MAX_CONNECTIONS: Final = 32
 IDLE_TIMEOUT: Final = 10.0
@@ -49,7 +49,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self, send_body: bool) -> None:
         path = self.path.split("?", 1)[0]
         if path == "/metrics":
-            body, kind, code = self.server.page.body, CONTENT_TYPE_LATEST, 200
+            body, kind, code = self.server.page.body, CONTENT_TYPE_PLAIN_0_0_4, 200
         elif path == "/":
             body, kind, code = _INDEX, "text/html; charset=utf-8", 200
         else:

@@ -22,6 +22,7 @@ from nats.aio.client import Client as NatsClient
 
 from . import subjects
 from .errors import AgentError, SubjectError
+from .nats_bridge import ONE_ATTEMPT
 
 #: How long ``ls`` collects replies from agents by default.
 DEFAULT_GATHER: Final = 1.0
@@ -64,12 +65,17 @@ async def connect(servers: list[str], timeout: float) -> NatsClient:
         await client.connect(
             servers=servers,
             name="pyqmp fleet",
-            allow_reconnect=False,
             connect_timeout=max(1, round(timeout)),
+            error_cb=_quiet,
+            **ONE_ATTEMPT,
         )
     except (OSError, TimeoutError, nats.errors.Error) as error:
         raise FleetError(f"cannot connect to NATS {','.join(servers)}: {error}") from None
     return client
+
+
+async def _quiet(error: Exception) -> None:
+    """nats-py reports connection errors here; connect() raises them anyway."""
 
 
 async def list_hosts(

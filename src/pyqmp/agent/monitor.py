@@ -120,6 +120,9 @@ class VMMonitor:
             except ConnectionLost as error:
                 self.state.not_up(DISCONNECTED, str(error))
                 log.info("%s: %s", self.where, error)
+            except Exception as error:  # a bug here must not end this VM's watch for good
+                log.exception("%s: internal error; reconnecting", self.where)
+                self.state.not_up(DISCONNECTED, f"internal error: {error!r}")
             finally:
                 await client.disconnect()
             await asyncio.sleep(backoff.next_delay())

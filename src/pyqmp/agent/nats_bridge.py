@@ -40,6 +40,13 @@ MAX_REQUEST_TIMEOUT: Final = 300.0
 SUBSCRIPTION_MESSAGES: Final = 1024
 SUBSCRIPTION_BYTES: Final = 8 << 20
 PUBLISH_BUFFER: Final = 2 << 20  # nats-py's own pending buffer
+# nats-py tries each server again and again inside connect() unless told: one attempt
+# (it counts the first try as none, so two quick tries) and no reconnection of its own.
+ONE_ATTEMPT: Final[dict[str, Any]] = {
+    "allow_reconnect": False,
+    "max_reconnect_attempts": 1,
+    "reconnect_time_wait": 0,
+}
 _EXPECTED: Final = (
     'expected {"execute": NAME, "arguments": {...}} (arguments and "timeout" in seconds '
     "are optional)"
@@ -141,7 +148,7 @@ class NatsBridge:
                 await connection.connect(
                     servers=self.servers,
                     name=f"pyqmp-agent {self._host}",
-                    allow_reconnect=False,  # reconnection is ours, with backoff
+                    **ONE_ATTEMPT,  # reconnection is ours, with backoff
                     connect_timeout=5,
                     pending_size=PUBLISH_BUFFER,
                     error_cb=self._nats_error,

@@ -25,11 +25,13 @@ MAX_SOCKETS: Final = 4096
 
 
 class SocketFile(NamedTuple):
-    """A socket file, identified so that a replaced one is told apart."""
+    """A socket file, identified so that a replaced one is told apart (a new socket can
+    get the inode number of the one it replaces, but not its change time)."""
 
     path: str
     device: int
     inode: int
+    changed: int  # st_ctime_ns
 
 
 class Changes(NamedTuple):
@@ -83,7 +85,10 @@ class DirectoryWatcher:
                         skipped += 1
                         continue
                     candidates.append(
-                        (entry.name, SocketFile(entry.path, info.st_dev, info.st_ino))
+                        (
+                            entry.name,
+                            SocketFile(entry.path, info.st_dev, info.st_ino, info.st_ctime_ns),
+                        )
                     )
         except OSError as error:
             return {}, 0, f"cannot read {self.directory}: {error.strerror or error}"

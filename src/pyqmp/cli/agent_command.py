@@ -108,7 +108,9 @@ def run(args: argparse.Namespace) -> int:
             )
         metrics = parse_listen_address(args.metrics) if args.metrics is not None else None
         nats = parse_nats_servers(args.nats) if args.nats is not None else None
-        host = check_name(args.host_name or socket.gethostname(), "host name")
+        host = check_name(
+            socket.gethostname() if args.host_name is None else args.host_name, "host name"
+        )
         interval = parse_seconds(args.interval, "--interval", 0.05)
         deadline = parse_seconds(args.deadline, "--deadline", 0.01, 600)
         command_timeout = parse_seconds(args.command_timeout, "--command-timeout", 0.01, 300)
