@@ -140,6 +140,7 @@ class QMPClient:
         self._connect_timeout = DEFAULT_CONNECT_TIMEOUT
         # Calls waiting for their reply: id -> (command name, future).
         self._pending: dict[int, tuple[str, asyncio.Future[Any]]] = {}
+        self._out: list[bytes] = []  # requests to write at the end of this turn of the loop
         # Waiting for the greeting, then for negotiation; set by _data_received.
         self._handshake: asyncio.Future[Any] | None = None
         self._streams: weakref.WeakSet[EventStream] = weakref.WeakSet()
@@ -334,7 +335,12 @@ class QMPClient:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._pending[request_id] = (name, future)
-        transport.write(data)
+        out = self._out
+        if out:
+            out.append(data)
+        else:
+            self._out = [data]
+            loop.call_soon(self._flush)
         if timeout is _UNSET:
             timeout = self.default_timeout
         if timeout is None:
@@ -351,6 +357,13 @@ class QMPClient:
             raise
         finally:
             handle.cancel()
+
+    def _flush(self) -> None:
+        # Requests made in one turn of the loop (by concurrent tasks) go out in one write.
+        out, self._out = self._out, []
+        transport = self._transport
+        if transport is not None and out:
+            transport.write(b"".join(out) if len(out) > 1 else out[0])
 
     def _abandon(self, request_id: int) -> None:
         if self._pending.pop(request_id, None) is not None and self._engine is not None:

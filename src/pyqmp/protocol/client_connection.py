@@ -203,6 +203,7 @@ ClientEvent = Greeting | Negotiated | Reply | ErrorReply | Event
 # The id of the negotiation request: a string, so it can never clash with a command's.
 _NEGOTIATION_ID: Final = "qmp_capabilities"
 _dumps = orjson.dumps
+_loads = orjson.loads
 
 
 class ClientConnection:
@@ -219,6 +220,7 @@ class ClientConnection:
         "_greeting",
         "_ignored",
         "_late",
+        "_line_limit",
         "_next_id",
         "_oob_enabled",
         "_pending",
@@ -232,6 +234,8 @@ class ClientConnection:
         self._state = _State.AWAITING_GREETING
         self._row = _ROWS[self._state]
         self._streamer = JSONStreamer(limits)
+        # A chunk this short cannot break a limit, whatever it holds.
+        self._line_limit = min(limits.max_token_size, limits.max_token_count)
         self._frames: deque[FrameItem] = deque()
         self._end_of_input = False
         self._greeting: Greeting | None = None
@@ -311,7 +315,19 @@ class ClientConnection:
         self._apply(_Trigger.RECEIVE_DATA)
         if self._end_of_input:
             raise LocalProtocolError("receive_data(data) after end of input")
-        self._frames.extend(self._streamer.feed(data if type(data) is bytes else bytes(data)))
+        if type(data) is not bytes:
+            data = bytes(data)
+        streamer = self._streamer
+        if streamer.idle and data[-1:] == b"\n" and len(data) <= self._line_limit:
+            # Servers write one message per line (QEMU and pyqmp do): whole lines are
+            # decoded by orjson at once.  Anything else (a partial line, bytes orjson
+            # refuses) goes through the streamer, which frames and reports exactly.
+            try:
+                self._frames.extend([_loads(line) for line in data.splitlines() if line.strip()])
+                return
+            except orjson.JSONDecodeError:
+                pass
+        self._frames.extend(streamer.feed(data))
 
     def next_event(self) -> ClientEvent | Signal:
         """What the server said next, or ``NEED_DATA`` / ``CONNECTION_CLOSED``.
