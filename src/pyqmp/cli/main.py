@@ -94,9 +94,18 @@ def build_parser() -> argparse.ArgumentParser:
     machine_command.add_arguments(machine)
     machine.set_defaults(handler=machine_command.run)
     _add_not_built(commands, "shell", "shell", "ADDRESS", "interactive human monitor")
-    _add_not_built(
-        commands, "client", "client", "ADDRESS COMMAND [JSON-ARGS]", "run one QMP command"
+    client = commands.add_parser(
+        "client",
+        help="run one QMP command (or wait for one event) and print the result as JSON",
+        description="Connect, run COMMAND, print its return value as JSON (exit 0); an error "
+        "reply goes to stderr as CLASS: desc (exit 1), a timeout exits 3, a connection "
+        "failure 4.",
+        formatter_class=_HelpFormatter,
     )
+    from pyqmp.cli import client_command
+
+    client_command.add_arguments(client)
+    client.set_defaults(handler=client_command.run)
     guest = commands.add_parser(
         "guest",
         help="the guest process the machine starts (not for direct use)",
