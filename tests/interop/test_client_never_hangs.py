@@ -13,24 +13,16 @@ import asyncio
 import contextlib
 import os
 import signal
-import tempfile
 import time
 
 import pytest
 from qemu.qmp import QMPClient as QemuQMPClient
-from qmp_targets import Target, make_target
+from qmp_targets import Target
 
+from conftest import monitors
 from pyqmp.client import CommandTimeout, ConnectionLost, QMPClient
 
-TARGET_NAMES = ["qemu", "pyqmp"]
 DEADLINE = 20.0
-
-
-@pytest.fixture(params=TARGET_NAMES)
-def target(request: pytest.FixtureRequest) -> Target:
-    if request.param == "qemu":
-        return make_target("qemu", str(request.getfixturevalue("qemu_binary")))
-    return make_target(request.param)
 
 
 async def frozen_server(pid: int, ours_path: str, theirs_path: str) -> None:
@@ -80,13 +72,11 @@ async def frozen_server(pid: int, ours_path: str, theirs_path: str) -> None:
             await asyncio.wait_for(theirs.disconnect(), DEADLINE)
 
 
-def test_a_frozen_server_cannot_hang_the_client(target: Target) -> None:
-    with tempfile.TemporaryDirectory(prefix="pyqmp-never-hangs-") as directory:
-        sockets = [os.path.join(directory, "ours.sock"), os.path.join(directory, "theirs.sock")]
-        with target.start(sockets) as running:
-            try:
-                asyncio.run(frozen_server(running.process.pid, *sockets))
-            finally:
-                if running.process.poll() is None:
-                    os.kill(running.process.pid, signal.SIGCONT)
-            assert running.wait_exit() == -signal.SIGKILL
+def test_a_frozen_server_cannot_hang_the_client(server_target: Target) -> None:
+    for running in monitors(server_target, 2):
+        try:
+            asyncio.run(frozen_server(running.process.pid, *running.sockets))
+        finally:
+            if running.process.poll() is None:
+                os.kill(running.process.pid, signal.SIGCONT)
+        assert running.wait_exit() == -signal.SIGKILL

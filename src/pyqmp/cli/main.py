@@ -44,7 +44,7 @@ def _schema_introspect(args: argparse.Namespace) -> int:
 def _schema_gen(args: argparse.Namespace) -> int:
     from pyqmp.cli.schema_commands import run_gen_python
 
-    return run_gen_python(args.file, args.output_dir)
+    return run_gen_python(args.file, args.output_dir, args.package)
 
 
 def _guest(args: argparse.Namespace) -> int:
@@ -173,6 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         required=True,
         help="where to write the module (named after the schema: FILE's stem + _qapi.py)",
+    )
+    gen.add_argument(
+        "--package",
+        metavar="NAME",
+        help="write an importable, typed package DIR/NAME instead of one module",
     )
     gen.set_defaults(handler=_schema_gen)
     _add_not_built(
