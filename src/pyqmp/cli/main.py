@@ -44,6 +44,13 @@ def _schema_introspect(args: argparse.Namespace) -> int:
 def _schema_gen(args: argparse.Namespace) -> int:
     from pyqmp.cli.schema_commands import run_gen_python
 
+    if (args.file is None) == (args.from_address is None):
+        print("pyqmp schema gen: give FILE or --from ADDRESS (one of them)", file=sys.stderr)
+        return 2
+    if args.from_address is not None:
+        from pyqmp.cli.schema_commands import run_gen_python_from
+
+        return run_gen_python_from(args.from_address, args.output_dir, args.package)
     return run_gen_python(args.file, args.output_dir, args.package)
 
 
@@ -166,7 +173,13 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_HelpFormatter,
     )
     gen.add_argument("language", choices=["python"], help="what to generate")
-    gen.add_argument("file", metavar="FILE", help="the schema's top-level file")
+    gen.add_argument("file", metavar="FILE", nargs="?", help="the schema's top-level file")
+    gen.add_argument(
+        "--from",
+        dest="from_address",
+        metavar="ADDRESS",
+        help="generate from a running server's query-qmp-schema instead of a FILE",
+    )
     gen.add_argument(
         "-o",
         "--output-dir",

@@ -66,6 +66,40 @@ def run_introspect(path: str, defines: list[str], unmask: bool) -> int:
     return 0
 
 
+def run_gen_python_from(
+    address: str, output_dir: str, package: str | None = None, timeout: float = 30.0
+) -> int:
+    """Like :func:`run_gen_python`, for the schema a live server describes by introspection."""
+    import asyncio
+
+    if package is not None and not package.isidentifier():
+        print(f"pyqmp: --package {package!r} is not a Python identifier", file=sys.stderr)
+        return 2
+    from pyqmp.client import AddressError, QMPClientError
+    from pyqmp.schema.from_introspection import IntrospectionError, schema_from_introspection
+
+    try:
+        entries = asyncio.run(_introspect(address, timeout))
+        schema = schema_from_introspection(entries, f"query-qmp-schema of {address}")
+    except (AddressError, QMPClientError, IntrospectionError) as error:
+        print(f"pyqmp: {error}", file=sys.stderr)
+        return 1
+
+    from pyqmp.codegen.python import generate_python, python_name
+
+    text = generate_python(schema, f"query-qmp-schema of {address}")
+    module = python_name(address.rsplit("/", 1)[-1].split(".")[0].split(":")[-1]) + "_qapi"
+    return _write_module(text, output_dir, module if package is None else None, package)
+
+
+async def _introspect(address: str, timeout: float) -> Any:
+    from pyqmp.client import QMPClient
+
+    async with QMPClient("pyqmp-schema-gen") as qmp:
+        await qmp.connect(address, timeout=timeout)
+        return await qmp.execute("query-qmp-schema", timeout=timeout)
+
+
 def run_gen_python(path: str, output_dir: str, package: str | None = None) -> int:
     """Write the typed Python API of the schema at ``path`` into ``output_dir``.
 
