@@ -44,7 +44,14 @@ def _schema_introspect(args: argparse.Namespace) -> int:
 def _schema_gen(args: argparse.Namespace) -> int:
     from pyqmp.cli.schema_commands import run_gen_python
 
-    return run_gen_python(args.file, args.output_dir)
+    if (args.file is None) == (args.from_address is None):
+        print("pyqmp schema gen: give FILE or --from ADDRESS (one of them)", file=sys.stderr)
+        return 2
+    if args.from_address is not None:
+        from pyqmp.cli.schema_commands import run_gen_python_from
+
+        return run_gen_python_from(args.from_address, args.output_dir, args.package)
+    return run_gen_python(args.file, args.output_dir, args.package)
 
 
 def _guest(args: argparse.Namespace) -> int:
@@ -94,9 +101,18 @@ def build_parser() -> argparse.ArgumentParser:
     machine_command.add_arguments(machine)
     machine.set_defaults(handler=machine_command.run)
     _add_not_built(commands, "shell", "shell", "ADDRESS", "interactive human monitor")
-    _add_not_built(
-        commands, "client", "client", "ADDRESS COMMAND [JSON-ARGS]", "run one QMP command"
+    client = commands.add_parser(
+        "client",
+        help="run one QMP command (or wait for one event) and print the result as JSON",
+        description="Connect, run COMMAND, print its return value as JSON (exit 0); an error "
+        "reply goes to stderr as CLASS: desc (exit 1), a timeout exits 3, a connection "
+        "failure 4.",
+        formatter_class=_HelpFormatter,
     )
+    from pyqmp.cli import client_command
+
+    client_command.add_arguments(client)
+    client.set_defaults(handler=client_command.run)
     agent = commands.add_parser(
         "agent",
         help="watch every VM of this host: Prometheus metrics, events and commands on NATS",
@@ -190,13 +206,24 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_HelpFormatter,
     )
     gen.add_argument("language", choices=["python"], help="what to generate")
-    gen.add_argument("file", metavar="FILE", help="the schema's top-level file")
+    gen.add_argument("file", metavar="FILE", nargs="?", help="the schema's top-level file")
+    gen.add_argument(
+        "--from",
+        dest="from_address",
+        metavar="ADDRESS",
+        help="generate from a running server's query-qmp-schema instead of a FILE",
+    )
     gen.add_argument(
         "-o",
         "--output-dir",
         metavar="DIR",
         required=True,
         help="where to write the module (named after the schema: FILE's stem + _qapi.py)",
+    )
+    gen.add_argument(
+        "--package",
+        metavar="NAME",
+        help="write an importable, typed package DIR/NAME instead of one module",
     )
     gen.set_defaults(handler=_schema_gen)
     _add_not_built(
