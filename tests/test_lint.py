@@ -1,4 +1,5 @@
-"""The source is typed (`mypy --strict` on src/) and linted (`ruff check`), as STYLE.md asks."""
+"""The source is typed (`mypy --strict` on src/) and linted (`ruff check`), as ARCHITECTURE.md's
+conventions ask."""
 
 import subprocess
 import sys

@@ -82,16 +82,28 @@ def test_schema_check_rejects_extra_arguments() -> None:
     ("args", "message"),
     [
         (["machine", "-m", "lots"], "invalid RAM size 'lots'"),
-        (["machine", "--qmp", "udp:1"], "invalid monitor address 'udp:1'"),
+        (["machine", "--qmp", "udp:1"], "invalid monitor 'udp:1'"),
         (["machine", "--balloon", "bus=pci.0"], "invalid device option 'bus=pci.0'"),
         (["machine", "--uuid", "not-a-uuid"], "badly formed hexadecimal UUID string"),
-        (["machine", "--guest-fault", "sulk"], "invalid choice: 'sulk'"),
-        (["machine", "--compat", "reject"], "--compat is not built yet"),
     ],
 )
 def test_machine_option_errors(args: list[str], message: str) -> None:
     result = run_pyqmp(*args)
-    assert result.returncode == 2
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message", "status"),
+    [
+        (["machine", "--guest-fault", "sulk"], "invalid choice: 'sulk'", 2),  # argparse's
+        (["machine", "--compat", "reject"], "--compat is not built yet", 2),  # issue 8's
+    ],
+)
+def test_machine_usage_errors(args: list[str], message: str, status: int) -> None:
+    result = run_pyqmp(*args)
+    assert result.returncode == status
     assert message in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -127,3 +139,46 @@ def test_guest_command_takes_its_own_options() -> None:
     result = run_pyqmp("guest", "--fd", "99", "--ram", "1M")
     assert result.returncode == 2
     assert "--fd 99 is not a usable socket" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (",read-only=maybe", "read-only expects on or off, not 'maybe'"),
+        (",tls-creds=/tmp", "unknown option 'tls-creds' (a tcp option)"),
+        (",uid=no-such-user-here", "'no-such-user-here' is neither"),
+        (",allow=nosuch-*", "command pattern 'nosuch-*' matches no command"),
+        (",bogus=1", "unknown option 'bogus'"),
+    ],
+)
+def test_bad_monitor_option_exits_1_and_the_machine_does_not_start(
+    tmp_path: Path, option: str, message: str
+) -> None:
+    socket_path = tmp_path / "q.sock"
+    result = run_pyqmp("machine", "--qmp", f"unix:{socket_path}{option}")
+    assert result.returncode == 1, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not socket_path.exists()  # nothing listened, nothing left behind
+
+
+def test_bad_tls_directory_exits_1_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / "ca-cert.pem").write_text("not a certificate")
+    result = run_pyqmp("machine", "--qmp", f"tcp:127.0.0.1:0,tls-creds={tmp_path}")
+    assert result.returncode == 1
+    assert "has no server-cert.pem" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("value", ["0", "many", "-3"])
+def test_bad_max_connections_exits_1(value: str) -> None:
+    result = run_pyqmp("machine", "--max-connections", value)
+    assert result.returncode == 1
+    assert f"--max-connections expects a positive number, not '{value}'" in result.stderr
+
+
+def test_cli_default_cap_is_the_servers() -> None:
+    from pyqmp.cli.machine_command import DEFAULT_MAX_CONNECTIONS
+    from pyqmp.server.runtime import DEFAULT_MAX_CONNECTIONS as SERVER_DEFAULT
+
+    assert DEFAULT_MAX_CONNECTIONS == SERVER_DEFAULT

@@ -132,6 +132,55 @@ class GuestProcess:
         self.received.clear()
         return frames
 
+    def first_frames(self, count: int, timeout: float = 10.0) -> list[Frame]:
+        """The first ``count`` frames the guest sends, waiting up to ``timeout`` for them."""
+        deadline = time.monotonic() + timeout
+        while len(self.received) < count:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.pump(left):
+                raise AssertionError(
+                    f"{len(self.received)} of {count} frames within {timeout} s; "
+                    f"guest stderr: {self.stderr()!r}"
+                )
+        return [self.received.popleft() for _ in range(count)]
+
+    def count_until(self, frame_type: int, count: int, timeout: float = 10.0) -> int:
+        """Read until ``count`` frames of ``frame_type`` have come (AssertionError if not)."""
+        seen = 0
+        deadline = time.monotonic() + timeout
+        while seen < count:
+            while self.received:
+                seen += self.received.popleft().type == frame_type
+            left = deadline - time.monotonic()
+            if seen >= count:
+                break
+            if left <= 0 or not self.pump(left):
+                raise AssertionError(
+                    f"{seen} of {count} frames of type {frame_type} within {timeout} s"
+                )
+        return seen
+
+    def until_quiet(self, frame_type: int, quiet: float, timeout: float = 10.0) -> None:
+        """Read until no frame of ``frame_type`` has come for ``quiet`` seconds."""
+        deadline = time.monotonic() + timeout
+        last = time.monotonic()
+        while time.monotonic() - last < quiet:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"frames of type {frame_type} still coming after {timeout} s")
+            self.pump(0.05)
+            while self.received:
+                if self.received.popleft().type == frame_type:
+                    last = time.monotonic()
+
+    def wait_rss_below(self, limit: float, timeout: float = 10.0) -> int:
+        """The guest's RSS once it is below ``limit`` bytes (AssertionError if it stays up)."""
+        deadline = time.monotonic() + timeout
+        while (rss := self.rss()) >= limit:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"RSS {rss} still >= {limit} after {timeout} s")
+            self.pump(0.05)
+        return rss
+
     def expect(self, frame_type: int, timeout: float = 5.0) -> Frame:
         """The next frame of ``frame_type`` (others before it are discarded)."""
         deadline = time.monotonic() + timeout

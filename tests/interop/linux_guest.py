@@ -1,6 +1,6 @@
 """A real Linux guest running virtio_balloon under QEMU 7.2: build it, boot it.
 
-This follows /work/shared/anchors/real-linux-balloon-guest.md step by step.  The guest is a
+This follows docs/anchors/real-linux-balloon-guest.md step by step.  The guest is a
 Debian kernel and a tiny busybox initramfs whose /init loads the virtio modules (virtio_balloon
 last) and prints "GUEST: ready".  Only Debian packages are used, fetched with `apt-get download`
 and unpacked with `dpkg-deb -x`: nothing is installed on the host, and nothing lands in the
@@ -42,15 +42,21 @@ BALLOON_ID = "balloon0"
 DEFAULT_RAM_MIB = 512
 
 # Load order follows the modules' depends= (checked at build time).
-MODULES = ("virtio_ring", "virtio", "virtio_pci_legacy_dev", "virtio_pci_modern_dev",
-           "virtio_pci", "virtio_balloon")
+MODULES = (
+    "virtio_ring",
+    "virtio",
+    "virtio_pci_legacy_dev",
+    "virtio_pci_modern_dev",
+    "virtio_pci",
+    "virtio_balloon",
+)
 BUSYBOX_PACKAGE = "busybox-static"
 KERNEL_META_PACKAGE = "linux-image-amd64"
 
-APT_TIMEOUT_SECONDS = 600.0       # apt-get update / download (~72 MB)
-TOOL_TIMEOUT_SECONDS = 120.0      # dpkg-deb -x, cpio, gzip
-LOCK_TIMEOUT_SECONDS = 900.0      # another process building the same cache
-BOOT_TIMEOUT_SECONDS = 90.0       # launch → "GUEST: ready" (the anchor measured 13.7 s)
+APT_TIMEOUT_SECONDS = 600.0  # apt-get update / download (~72 MB)
+TOOL_TIMEOUT_SECONDS = 120.0  # dpkg-deb -x, cpio, gzip
+LOCK_TIMEOUT_SECONDS = 900.0  # another process building the same cache
+BOOT_TIMEOUT_SECONDS = 90.0  # launch → "GUEST: ready" (the anchor measured 13.7 s)
 EXIT_TIMEOUT_SECONDS = 10.0
 
 READY_LINE = "GUEST: ready"
@@ -110,12 +116,18 @@ class LinuxGuest:
 # Building
 
 
-def _run(argv: Sequence[str], *, cwd: Path | None = None,
-         timeout: float = TOOL_TIMEOUT_SECONDS, stdin: bytes | None = None) -> str:
+def _run(
+    argv: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    timeout: float = TOOL_TIMEOUT_SECONDS,
+    stdin: bytes | None = None,
+) -> str:
     """Run a command, return its stdout; raise GuestBuildError with its stderr on failure."""
     try:
-        result = subprocess.run(list(argv), cwd=cwd, input=stdin, capture_output=True,
-                                timeout=timeout, check=False)
+        result = subprocess.run(
+            list(argv), cwd=cwd, input=stdin, capture_output=True, timeout=timeout, check=False
+        )
     except subprocess.TimeoutExpired as error:
         raise GuestBuildError(f"{' '.join(argv)}: no result after {timeout:.0f} s") from error
     except OSError as error:
@@ -123,7 +135,8 @@ def _run(argv: Sequence[str], *, cwd: Path | None = None,
     if result.returncode != 0:
         raise GuestBuildError(
             f"{' '.join(argv)} exited with status {result.returncode}:\n"
-            f"{result.stderr.decode(errors='replace')[-3000:]}")
+            f"{result.stderr.decode(errors='replace')[-3000:]}"
+        )
     return result.stdout.decode(errors="replace")
 
 
@@ -156,7 +169,8 @@ def kernel_package(progress: Progress = say) -> str:
     if package is None:
         raise GuestBuildError(
             f"`apt-cache depends {KERNEL_META_PACKAGE}` names no linux-image-6* package, even "
-            "after apt-get update: is a Debian 12 archive configured?")
+            "after apt-get update: is a Debian 12 archive configured?"
+        )
     return package
 
 
@@ -184,8 +198,7 @@ def _build_into(work: Path, progress: Progress) -> dict[str, Any]:
     kpkg = kernel_package(progress)
     progress(f"apt-get download {kpkg} {BUSYBOX_PACKAGE} (~72 MB the first time)")
     try:
-        _run(["apt-get", "download", kpkg, BUSYBOX_PACKAGE], cwd=work,
-             timeout=APT_TIMEOUT_SECONDS)
+        _run(["apt-get", "download", kpkg, BUSYBOX_PACKAGE], cwd=work, timeout=APT_TIMEOUT_SECONDS)
     except GuestBuildError as error:
         # Stale package lists name versions the mirror no longer has: update, try once more.
         progress(f"download failed ({str(error).splitlines()[-1]}); apt-get update and retry")
@@ -193,13 +206,14 @@ def _build_into(work: Path, progress: Progress) -> dict[str, Any]:
         kpkg = kernel_package(progress)
         for stale in work.glob("*.deb"):
             stale.unlink()
-        _run(["apt-get", "download", kpkg, BUSYBOX_PACKAGE], cwd=work,
-             timeout=APT_TIMEOUT_SECONDS)
+        _run(["apt-get", "download", kpkg, BUSYBOX_PACKAGE], cwd=work, timeout=APT_TIMEOUT_SECONDS)
     kernel_deb = _only(sorted(work.glob(f"{kpkg}_*.deb")), f"{kpkg} .deb")
     busybox_deb = _only(sorted(work.glob(f"{BUSYBOX_PACKAGE}_*.deb")), "busybox-static .deb")
     downloaded = time.monotonic()
-    progress(f"downloaded {(kernel_deb.stat().st_size + busybox_deb.stat().st_size) >> 20} MB "
-             f"in {downloaded - started:.1f} s; unpacking with dpkg-deb -x")
+    progress(
+        f"downloaded {(kernel_deb.stat().st_size + busybox_deb.stat().st_size) >> 20} MB "
+        f"in {downloaded - started:.1f} s; unpacking with dpkg-deb -x"
+    )
 
     k, bb, root = work / "k", work / "bb", work / "root"
     k.mkdir()
@@ -221,8 +235,12 @@ def _build_into(work: Path, progress: Progress) -> dict[str, Any]:
             compressed = sorted((k / "lib" / "modules").rglob(f"{name}.ko.*"))
             raise GuestBuildError(
                 f"{kernel_deb.name} has no {name}.ko"
-                + (f" (only compressed {compressed[0].name}, which busybox insmod cannot load)"
-                   if compressed else " (built in, or renamed?)"))
+                + (
+                    f" (only compressed {compressed[0].name}, which busybox insmod cannot load)"
+                    if compressed
+                    else " (built in, or renamed?)"
+                )
+            )
         module = _only(found, f"{name}.ko")
         missing = [dep for dep in module_depends(module) if dep not in loaded]
         if missing:
@@ -237,14 +255,25 @@ def _build_into(work: Path, progress: Progress) -> dict[str, Any]:
     # The host has no cpio: busybox's applet builds the archive (find . | cpio -o -H newc).
     listing = [".", *sorted(str(path.relative_to(root)) for path in root.rglob("*"))]
     archive = subprocess.run(
-        [str(busybox), "cpio", "-o", "-H", "newc"], cwd=root,
-        input=("\n".join(listing) + "\n").encode(), capture_output=True,
-        timeout=TOOL_TIMEOUT_SECONDS, check=False)
+        [str(busybox), "cpio", "-o", "-H", "newc"],
+        cwd=root,
+        input=("\n".join(listing) + "\n").encode(),
+        capture_output=True,
+        timeout=TOOL_TIMEOUT_SECONDS,
+        check=False,
+    )
     if archive.returncode != 0 or not archive.stdout:
-        raise GuestBuildError(f"busybox cpio failed ({archive.returncode}): "
-                              f"{archive.stderr.decode(errors='replace')[-2000:]}")
-    gzipped = subprocess.run(["gzip", "-9"], input=archive.stdout, capture_output=True,
-                             timeout=TOOL_TIMEOUT_SECONDS, check=False)
+        raise GuestBuildError(
+            f"busybox cpio failed ({archive.returncode}): "
+            f"{archive.stderr.decode(errors='replace')[-2000:]}"
+        )
+    gzipped = subprocess.run(
+        ["gzip", "-9"],
+        input=archive.stdout,
+        capture_output=True,
+        timeout=TOOL_TIMEOUT_SECONDS,
+        check=False,
+    )
     if gzipped.returncode != 0:
         raise GuestBuildError(f"gzip -9 failed: {gzipped.stderr.decode(errors='replace')}")
     (work / "initrd.gz").write_bytes(gzipped.stdout)
@@ -298,7 +327,8 @@ def _locked(path: Path, timeout: float) -> Iterator[None]:
             except BlockingIOError:
                 if time.monotonic() > deadline:
                     raise GuestBuildError(
-                        f"{path} stayed locked for {timeout:.0f} s (another build?)") from None
+                        f"{path} stayed locked for {timeout:.0f} s (another build?)"
+                    ) from None
                 time.sleep(0.2)
         try:
             yield
@@ -322,7 +352,7 @@ def build_linux_guest(directory: Path | None = None, progress: Progress = say) -
     except OSError as error:
         raise GuestBuildError(f"cannot create {directory.parent}: {error}") from error
     with _locked(directory.with_name(directory.name + ".lock"), LOCK_TIMEOUT_SECONDS):
-        guest = _load(directory)            # built by someone else while we waited
+        guest = _load(directory)  # built by someone else while we waited
         if guest is not None:
             return guest
         progress(f"building the Linux balloon guest in {directory}")
@@ -332,9 +362,11 @@ def build_linux_guest(directory: Path | None = None, progress: Progress = say) -
         manifest = _build_into(work, progress)
         shutil.rmtree(directory, ignore_errors=True)
         work.rename(directory)
-        progress(f"built {manifest['kernel_package']} {manifest['kernel_package_version']} + "
-                 f"busybox {manifest['busybox_package_version']} in "
-                 f"{manifest['build_seconds']} s (initrd {manifest['initrd_bytes']} bytes)")
+        progress(
+            f"built {manifest['kernel_package']} {manifest['kernel_package_version']} + "
+            f"busybox {manifest['busybox_package_version']} in "
+            f"{manifest['build_seconds']} s (initrd {manifest['initrd_bytes']} bytes)"
+        )
     guest = _load(directory)
     if guest is None:
         raise GuestBuildError(f"the build in {directory} left no usable manifest")
@@ -345,19 +377,44 @@ def build_linux_guest(directory: Path | None = None, progress: Progress = say) -
 # Booting
 
 
-def qemu_argv(guest: LinuxGuest, qmp_socket: str, serial_log: str,
-              ram_mib: int = DEFAULT_RAM_MIB, balloon_id: str = BALLOON_ID,
-              qemu_binary: str = DEFAULT_QEMU_BINARY) -> list[str]:
+def qemu_argv(
+    guest: LinuxGuest,
+    qmp_socket: str,
+    serial_log: str,
+    ram_mib: int = DEFAULT_RAM_MIB,
+    balloon_id: str = BALLOON_ID,
+    qemu_binary: str = DEFAULT_QEMU_BINARY,
+) -> list[str]:
     """The anchor's launch line: the conformance line with -S removed, the kernel, initramfs
     and command line added, QMP on a unix socket and the serial console in a file."""
-    return [qemu_binary, "-M", "q35", "-accel", "tcg", "-m", str(ram_mib),
-            "-nodefaults", "-nographic",
-            "-kernel", str(guest.kernel), "-initrd", str(guest.initrd),
-            "-append", "console=ttyS0 panic=-1",
-            "-device", f"virtio-balloon-pci,id={balloon_id}",
-            "-qmp", f"unix:{qmp_socket},server=on,wait=off",
-            "-display", "none", "-serial", f"file:{serial_log}", "-monitor", "none",
-            "-no-reboot"]
+    return [
+        qemu_binary,
+        "-M",
+        "q35",
+        "-accel",
+        "tcg",
+        "-m",
+        str(ram_mib),
+        "-nodefaults",
+        "-nographic",
+        "-kernel",
+        str(guest.kernel),
+        "-initrd",
+        str(guest.initrd),
+        "-append",
+        "console=ttyS0 panic=-1",
+        "-device",
+        f"virtio-balloon-pci,id={balloon_id}",
+        "-qmp",
+        f"unix:{qmp_socket},server=on,wait=off",
+        "-display",
+        "none",
+        "-serial",
+        f"file:{serial_log}",
+        "-monitor",
+        "none",
+        "-no-reboot",
+    ]
 
 
 @dataclass
@@ -369,7 +426,7 @@ class RunningGuest:
     qmp_socket: str
     serial_log: Path
     ram_bytes: int
-    boot_seconds: float          # launch → "GUEST: ready" seen in the serial log
+    boot_seconds: float  # launch → "GUEST: ready" seen in the serial log
     _stderr: IO[bytes]
 
     def serial_text(self) -> str:
@@ -384,8 +441,10 @@ class RunningGuest:
 
     def describe(self) -> str:
         """What to show when something went wrong: the command, stderr, the serial log tail."""
-        return (f"argv: {' '.join(self.argv)}\nqemu stderr:\n{self.stderr_text()}\n"
-                f"serial log (tail):\n{self.serial_text()[-3000:]}")
+        return (
+            f"argv: {' '.join(self.argv)}\nqemu stderr:\n{self.stderr_text()}\n"
+            f"serial log (tail):\n{self.serial_text()[-3000:]}"
+        )
 
     def wait_exit(self, timeout: float = EXIT_TIMEOUT_SECONDS) -> int | None:
         try:
@@ -409,24 +468,33 @@ def _wait_ready(running: RunningGuest, started: float, timeout: float) -> None:
         if READY_LINE in text:
             running.boot_seconds = time.monotonic() - started
             if "GUEST: loaded virtio_balloon" not in text:
-                raise GuestBootError("the guest is ready but virtio_balloon did not load\n"
-                                     + running.describe())
+                raise GuestBootError(
+                    "the guest is ready but virtio_balloon did not load\n" + running.describe()
+                )
             return
         if running.process.poll() is not None:
-            raise GuestBootError(f"QEMU exited with status {running.process.returncode} before "
-                                 f"the guest was ready\n{running.describe()}")
+            raise GuestBootError(
+                f"QEMU exited with status {running.process.returncode} before "
+                f"the guest was ready\n{running.describe()}"
+            )
         if time.monotonic() > deadline:
-            raise GuestBootError(f'no "{READY_LINE}" in the serial log {timeout:.0f} s after '
-                                 f"launch\n{running.describe()}")
+            raise GuestBootError(
+                f'no "{READY_LINE}" in the serial log {timeout:.0f} s after '
+                f"launch\n{running.describe()}"
+            )
         time.sleep(0.1)
 
 
 @contextmanager
-def boot_linux_guest(guest: LinuxGuest, directory: str | None = None,
-                     ram_mib: int = DEFAULT_RAM_MIB, balloon_id: str = BALLOON_ID,
-                     qemu_binary: str = DEFAULT_QEMU_BINARY,
-                     timeout: float = BOOT_TIMEOUT_SECONDS,
-                     progress: Progress = say) -> Iterator[RunningGuest]:
+def boot_linux_guest(
+    guest: LinuxGuest,
+    directory: str | None = None,
+    ram_mib: int = DEFAULT_RAM_MIB,
+    balloon_id: str = BALLOON_ID,
+    qemu_binary: str = DEFAULT_QEMU_BINARY,
+    timeout: float = BOOT_TIMEOUT_SECONDS,
+    progress: Progress = say,
+) -> Iterator[RunningGuest]:
     """Boot the guest; yield once it is ready; stop QEMU (by PID) on exit if it still runs.
 
     The QMP socket and serial log go to `directory` (default: a fresh private temporary
@@ -442,8 +510,9 @@ def boot_linux_guest(guest: LinuxGuest, directory: str | None = None,
         progress(f"booting {guest.kernel.name} with {ram_mib} MiB under TCG")
         started = time.monotonic()
         try:
-            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                       stdout=subprocess.DEVNULL, stderr=stderr)
+            process = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr
+            )
         except OSError as error:
             raise GuestBootError(f"cannot start {argv[0]}: {error}") from error
         running = RunningGuest(process, argv, qmp_socket, serial_log, ram_mib << 20, 0.0, stderr)
@@ -473,6 +542,7 @@ def main(argv: Sequence[str]) -> int:
         if command == "run":
             sys.path.insert(0, str(Path(__file__).resolve().parent))
             from balloon_script import run_balloon_script, summary
+
             transcript = run_balloon_script(running.qmp_socket, running.ram_bytes)
             print(json.dumps(transcript, indent=2))
             print(summary(transcript), file=sys.stderr)

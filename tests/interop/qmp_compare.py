@@ -34,11 +34,11 @@ class Compare:
     matching any key or list index (e.g. "return.qemu", "return.*.name").
     """
 
-    exact_desc: bool = True                     # else: only that `desc` is a string
-    type_only: tuple[str, ...] = ()             # values compared by their JSON type only
+    exact_desc: bool = True  # else: only that `desc` is a string
+    type_only: tuple[str, ...] = ()  # values compared by their JSON type only
     # (path of a list of {"name": ...} objects, names): keep only those entries, sorted by name
     only_names: tuple[str, frozenset[str]] | None = None
-    ordered: bool = True                        # else events and replies compared separately
+    ordered: bool = True  # else events and replies compared separately
 
 
 EXACT = Compare()
@@ -75,11 +75,15 @@ def _transform_at(value: JSON, path: Sequence[str], transform: Any) -> JSON:
         return transform(value)
     head, rest = path[0], path[1:]
     if isinstance(value, dict):
-        return {key: (_transform_at(item, rest, transform) if head in ("*", key) else item)
-                for key, item in value.items()}
+        return {
+            key: (_transform_at(item, rest, transform) if head in ("*", key) else item)
+            for key, item in value.items()
+        }
     if isinstance(value, list):
-        return [(_transform_at(item, rest, transform) if head in ("*", str(index)) else item)
-                for index, item in enumerate(value)]
+        return [
+            (_transform_at(item, rest, transform) if head in ("*", str(index)) else item)
+            for index, item in enumerate(value)
+        ]
     return value
 
 
@@ -89,6 +93,7 @@ def _keep_names(names: frozenset[str]) -> Any:
             return value
         kept = [item for item in value if isinstance(item, dict) and item.get("name") in names]
         return sorted(kept, key=lambda item: str(item["name"]))
+
     return keep
 
 
@@ -110,7 +115,8 @@ def normalize_message(message: JSON, compare: Compare) -> JSON:
 def normalize_step(record: Mapping[str, Any], compare: Compare) -> JSON:
     messages = [normalize_message(message, compare) for message in record["messages"]]
     marks = ([TIMED_OUT_MARK] if record["timed_out"] else []) + (
-        [CLOSED_MARK] if record["closed"] else [])
+        [CLOSED_MARK] if record["closed"] else []
+    )
     if compare.ordered:
         return messages + marks
     events = [message for message in messages if isinstance(message, dict) and "event" in message]
@@ -123,7 +129,8 @@ def normalize_transcript(session: Session, transcript: Transcript) -> dict[str, 
     records = {record["step"]: record for record in transcript["steps"]}
     normalized: dict[str, JSON] = {
         step.name: normalize_step(records[step.name], step.compare)
-        for step in session.steps if step.name in records
+        for step in session.steps
+        if step.name in records
     }
     if session.exits:
         normalized["<exit status>"] = transcript["exit_status"]
@@ -142,5 +149,6 @@ def diff_normalized(expected: Mapping[str, JSON], actual: Mapping[str, JSON]) ->
 
 def compare_transcripts(session: Session, reference: Transcript, other: Transcript) -> list[str]:
     """Differences between two targets' transcripts of `session`, after normalization."""
-    return diff_normalized(normalize_transcript(session, reference),
-                           normalize_transcript(session, other))
+    return diff_normalized(
+        normalize_transcript(session, reference), normalize_transcript(session, other)
+    )

@@ -60,7 +60,9 @@ class RawQMPConnection:
         return message
 
     def execute(
-        self, command: str, arguments: dict[str, Any] | None = None,
+        self,
+        command: str,
+        arguments: dict[str, Any] | None = None,
         timeout: float = REPLY_TIMEOUT_SECONDS,
     ) -> Any:
         request: dict[str, Any] = {"execute": command}
@@ -81,8 +83,9 @@ class RawQMPConnection:
             raise RawQMPError(f"{command}: unexpected QMP message {message!r}")
 
 
-def _connect_with_retry(path: str, process: subprocess.Popen[bytes],
-                        deadline: float) -> socket.socket:
+def _connect_with_retry(
+    path: str, process: subprocess.Popen[bytes], deadline: float
+) -> socket.socket:
     # QEMU creates the listening socket during startup; poll for it rather than sleeping blind.
     while True:
         if process.poll() is not None:
@@ -108,17 +111,29 @@ def running_qemu(binary: str, extra_args: Sequence[str] = ()) -> Iterator[RawQMP
     yield a negotiated connection, then quit QEMU (killing it by PID if it does not exit)."""
     with tempfile.TemporaryDirectory(prefix="pyqmp-interop-") as directory:
         path = os.path.join(directory, "qmp.sock")
-        argv = [binary, "-M", "none", "-S", "-nodefaults", "-display", "none",
-                "-qmp", f"unix:{path},server=on,wait=off", *extra_args]
-        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        argv = [
+            binary,
+            "-M",
+            "none",
+            "-S",
+            "-nodefaults",
+            "-display",
+            "none",
+            "-qmp",
+            f"unix:{path},server=on,wait=off",
+            *extra_args,
+        ]
+        process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         sock: socket.socket | None = None
         quit_sent = False
         try:
             sock = _connect_with_retry(path, process, time.monotonic() + STARTUP_TIMEOUT_SECONDS)
             connection = RawQMPConnection(sock=sock, greeting={})
             connection.greeting = connection._read_message(
-                time.monotonic() + STARTUP_TIMEOUT_SECONDS)
+                time.monotonic() + STARTUP_TIMEOUT_SECONDS
+            )
             if "QMP" not in connection.greeting:
                 raise RawQMPError(f"not a QMP greeting: {connection.greeting!r}")
             connection.execute("qmp_capabilities")

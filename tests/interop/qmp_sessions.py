@@ -58,7 +58,7 @@ class _NoId:
         return "NO_ID"
 
 
-NO_ID: Any = _NoId()   # a request without "id" (None would send "id": null)
+NO_ID: Any = _NoId()  # a request without "id" (None would send "id": null)
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ class Step:
     """
 
     name: str
-    send: bytes | Request | Connect | None      # None: send nothing, only collect
+    send: bytes | Request | Connect | None  # None: send nothing, only collect
     connection: int = 0
     replies: int = 1
     events: int = 0
@@ -109,8 +109,8 @@ class Session:
     doc: str
     steps: tuple[Step, ...]
     machine: MachineOptions = field(default_factory=MachineOptions)
-    connections: int = 1        # QMP monitors (one socket each) the target is started with
-    exits: bool = False         # the session ends the server process (quit)
+    connections: int = 1  # QMP monitors (one socket each) the target is started with
+    exits: bool = False  # the session ends the server process (quit)
 
     def __post_init__(self) -> None:
         names = [step.name for step in self.steps]
@@ -119,39 +119,73 @@ class Session:
             raise ValueError(f"session {self.name}: duplicate step names {sorted(duplicates)}")
         for step in self.steps:
             if not 0 <= step.connection < self.connections:
-                raise ValueError(f"session {self.name}, step {step.name}: no connection "
-                                 f"{step.connection}")
+                raise ValueError(
+                    f"session {self.name}, step {step.name}: no connection {step.connection}"
+                )
 
 
 def connect(name: str = "greeting", connection: int = 0) -> Step:
     return Step(name, Connect(), connection=connection, compare=GREETING)
 
 
-def command(name: str, execute: str, arguments: Mapping[str, JSON] | None = None, *,
-            id: JSON = NO_ID, connection: int = 0, events: int = 0, closes: bool = False,
-            compare: Compare = EXACT, oob: bool = False) -> Step:
+def command(
+    name: str,
+    execute: str,
+    arguments: Mapping[str, JSON] | None = None,
+    *,
+    id: JSON = NO_ID,
+    connection: int = 0,
+    events: int = 0,
+    closes: bool = False,
+    compare: Compare = EXACT,
+    oob: bool = False,
+) -> Step:
     """A structured request expecting one reply (and `events` events)."""
-    return Step(name, Request(execute, arguments, id, oob), connection=connection, events=events,
-                closes=closes, settle=EVENT_SETTLE_SECONDS if events or closes
-                else DEFAULT_SETTLE_SECONDS, compare=compare)
+    return Step(
+        name,
+        Request(execute, arguments, id, oob),
+        connection=connection,
+        events=events,
+        closes=closes,
+        settle=EVENT_SETTLE_SECONDS if events or closes else DEFAULT_SETTLE_SECONDS,
+        compare=compare,
+    )
 
 
-def raw(name: str, data: bytes, *, replies: int = 1, connection: int = 0,
-        settle: float = DEFAULT_SETTLE_SECONDS, compare: Compare = EXACT) -> Step:
+def raw(
+    name: str,
+    data: bytes,
+    *,
+    replies: int = 1,
+    connection: int = 0,
+    settle: float = DEFAULT_SETTLE_SECONDS,
+    compare: Compare = EXACT,
+) -> Step:
     """Exact bytes on the wire, for what a structured request can't express."""
-    return Step(name, data, connection=connection, replies=replies, settle=settle,
-                compare=compare)
+    return Step(name, data, connection=connection, replies=replies, settle=settle, compare=compare)
 
 
 def listen(name: str, connection: int, *, events: int = 0, closes: bool = False) -> Step:
     """Send nothing; collect `events` events (asserting that nothing else arrives)."""
-    return Step(name, None, connection=connection, replies=0, events=events, closes=closes,
-                settle=EVENT_SETTLE_SECONDS)
+    return Step(
+        name,
+        None,
+        connection=connection,
+        replies=0,
+        events=events,
+        closes=closes,
+        settle=EVENT_SETTLE_SECONDS,
+    )
 
 
 def hmp(name: str, command_line: str, *, events: int = 0, compare: Compare = EXACT) -> Step:
-    return command(name, "human-monitor-command", {"command-line": command_line},
-                   events=events, compare=compare)
+    return command(
+        name,
+        "human-monitor-command",
+        {"command-line": command_line},
+        events=events,
+        compare=compare,
+    )
 
 
 def negotiate(name: str = "negotiate", connection: int = 0) -> Step:
@@ -166,7 +200,7 @@ def negotiate(name: str = "negotiate", connection: int = 0) -> Step:
 class _Connection:
     sock: socket.socket
     buffer: bytes = b""
-    closed: str | None = None       # "eof" or "reset" once the server hung up
+    closed: str | None = None  # "eof" or "reset" once the server hung up
 
 
 def _read_step(conn: _Connection, step: Step) -> dict[str, Any]:
@@ -220,7 +254,7 @@ def _read_step(conn: _Connection, step: Step) -> dict[str, Any]:
             conn.closed = "eof"
         conn.buffer += chunk
     if conn.buffer and conn.closed is not None:
-        lines.append(conn.buffer)      # a partial last line before the close
+        lines.append(conn.buffer)  # a partial last line before the close
         conn.buffer = b""
     return {
         "received": [line.decode("utf-8", "backslashreplace") for line in lines],
@@ -241,12 +275,14 @@ def _describe_sent(data: bytes | None) -> str | None:
     return None if data is None else data.decode("utf-8", "backslashreplace")
 
 
-def run_session(target: Target, session: Session,
-                startup_timeout: float = STARTUP_TIMEOUT_SECONDS) -> Transcript:
+def run_session(
+    target: Target, session: Session, startup_timeout: float = STARTUP_TIMEOUT_SECONDS
+) -> Transcript:
     """Play `session` against a fresh `target` process and return its transcript."""
     with tempfile.TemporaryDirectory(prefix="pyqmp-session-") as directory:
-        sockets = [os.path.join(directory, f"qmp{index}.sock")
-                   for index in range(session.connections)]
+        sockets = [
+            os.path.join(directory, f"qmp{index}.sock") for index in range(session.connections)
+        ]
         with target.start(sockets, session.machine, startup_timeout) as running:
             connections: dict[int, _Connection] = {}
             records = []
@@ -267,8 +303,9 @@ def run_session(target: Target, session: Session,
             }
 
 
-def _run_step(running: TargetProcess, connections: dict[int, _Connection],
-              step: Step) -> dict[str, Any]:
+def _run_step(
+    running: TargetProcess, connections: dict[int, _Connection], step: Step
+) -> dict[str, Any]:
     sent: bytes | None = None
     if isinstance(step.send, Connect):
         if step.connection in connections:
@@ -280,7 +317,7 @@ def _run_step(running: TargetProcess, connections: dict[int, _Connection],
             raise SessionError(f"step {step.name}: connection {step.connection} is not open")
         if step.send is not None:
             sent = step.send.encode() if isinstance(step.send, Request) else step.send
-            with contextlib.suppress(OSError):   # a closed peer shows up when reading
+            with contextlib.suppress(OSError):  # a closed peer shows up when reading
                 conn.sock.sendall(sent)
     record = {"step": step.name, "connection": step.connection, "sent": _describe_sent(sent)}
     record.update(_read_step(connections[step.connection], step))
@@ -292,11 +329,28 @@ def _run_step(running: TargetProcess, connections: dict[int, _Connection],
 
 
 # Commands pyqmp machine implements; query-commands is compared on these only.
-MACHINE_COMMANDS = frozenset({
-    "qmp_capabilities", "query-version", "query-commands", "query-qmp-schema", "query-status",
-    "stop", "cont", "system_reset", "system_powerdown", "quit", "balloon", "query-balloon",
-    "qom-list", "qom-get", "qom-set", "query-name", "query-uuid", "human-monitor-command",
-})
+MACHINE_COMMANDS = frozenset(
+    {
+        "qmp_capabilities",
+        "query-version",
+        "query-commands",
+        "query-qmp-schema",
+        "query-status",
+        "stop",
+        "cont",
+        "system_reset",
+        "system_powerdown",
+        "quit",
+        "balloon",
+        "query-balloon",
+        "qom-list",
+        "qom-get",
+        "qom-set",
+        "query-name",
+        "query-uuid",
+        "human-monitor-command",
+    }
+)
 # Properties of the balloon device both implementations have (QEMU's has ~60, mostly PCI).
 BALLOON_PROPERTIES = frozenset({"type", "guest-stats-polling-interval", "guest-stats"})
 # Children of /machine/peripheral both implementations have.
@@ -316,29 +370,35 @@ def _qom(name: str, execute: str, path: str = BALLOON_PATH, **arguments: JSON) -
 
 
 def _poll_interval(name: str, value: JSON, path: str = BALLOON_PATH) -> Step:
-    return command(name, "qom-set", {"path": path, "property": "guest-stats-polling-interval",
-                                     "value": value})
+    return command(
+        name, "qom-set", {"path": path, "property": "guest-stats-polling-interval", "value": value}
+    )
 
 
 SESSIONS: tuple[Session, ...] = (
     Session(
-        "greeting", "Greeting, capabilities negotiation, version and the command list.",
+        "greeting",
+        "Greeting, capabilities negotiation, version and the command list.",
         (
             connect(),
             command("command-before-negotiation", "query-status", id=1),
-            command("bad-capability", "qmp_capabilities", {"enable": ["bogus"]},
-                    compare=ANY_DESC),
+            command("bad-capability", "qmp_capabilities", {"enable": ["bogus"]}, compare=ANY_DESC),
             command("negotiate", "qmp_capabilities", id="neg"),
             command("negotiate-again", "qmp_capabilities"),
             command("query-version", "query-version", compare=VERSION_SHAPE),
-            command("query-commands", "query-commands",
-                    compare=Compare(only_names=("return", MACHINE_COMMANDS))),
+            command(
+                "query-commands",
+                "query-commands",
+                compare=Compare(only_names=("return", MACHINE_COMMANDS)),
+            ),
         ),
     ),
     Session(
-        "run-state", "query-status through prelaunch, running and paused; STOP/RESUME events.",
+        "run-state",
+        "query-status through prelaunch, running and paused; STOP/RESUME events.",
         (
-            connect(), negotiate(),
+            connect(),
+            negotiate(),
             command("status-prelaunch", "query-status"),
             command("stop-in-prelaunch", "stop"),
             command("status-still-prelaunch", "query-status"),
@@ -353,9 +413,11 @@ SESSIONS: tuple[Session, ...] = (
         ),
     ),
     Session(
-        "identity-default", "query-name and query-uuid of a machine started without them.",
+        "identity-default",
+        "query-name and query-uuid of a machine started without them.",
         (
-            connect(), negotiate(),
+            connect(),
+            negotiate(),
             command("query-name", "query-name"),
             command("query-uuid", "query-uuid"),
             hmp("hmp-info-name", "info name"),
@@ -363,9 +425,11 @@ SESSIONS: tuple[Session, ...] = (
         ),
     ),
     Session(
-        "identity-set", "query-name and query-uuid of a machine started with a name and UUID.",
+        "identity-set",
+        "query-name and query-uuid of a machine started with a name and UUID.",
         (
-            connect(), negotiate(),
+            connect(),
+            negotiate(),
             command("query-name", "query-name"),
             command("query-uuid", "query-uuid"),
             hmp("hmp-info-name", "info name"),
@@ -374,9 +438,11 @@ SESSIONS: tuple[Session, ...] = (
         machine=MachineOptions(name=TEST_NAME, uuid=TEST_UUID),
     ),
     Session(
-        "balloon", "The balloon before any guest driver: host state only, no BALLOON_CHANGE.",
+        "balloon",
+        "The balloon before any guest driver: host state only, no BALLOON_CHANGE.",
         (
-            connect(), negotiate(),
+            connect(),
+            negotiate(),
             command("query-balloon", "query-balloon"),
             command("balloon-above-ram", "balloon", {"value": 1 << 30}),
             command("balloon-64M", "balloon", {"value": 64 << 20}),
@@ -390,50 +456,76 @@ SESSIONS: tuple[Session, ...] = (
         ),
     ),
     Session(
-        "no-balloon", "A machine without a balloon device.",
+        "no-balloon",
+        "A machine without a balloon device.",
         (
-            connect(), negotiate(),
+            connect(),
+            negotiate(),
             command("query-balloon", "query-balloon"),
             command("balloon", "balloon", {"value": 64 << 20}),
             hmp("hmp-info-balloon", "info balloon"),
-            command("qom-list-peripheral", "qom-list", {"path": "/machine/peripheral"},
-                    compare=Compare(only_names=("return", PERIPHERAL_CHILDREN))),
+            command(
+                "qom-list-peripheral",
+                "qom-list",
+                {"path": "/machine/peripheral"},
+                compare=Compare(only_names=("return", PERIPHERAL_CHILDREN)),
+            ),
         ),
         machine=MachineOptions(balloon=False),
     ),
     Session(
-        "balloon-qom", "The balloon device's QOM properties: stats polling and guest-stats.",
+        "balloon-qom",
+        "The balloon device's QOM properties: stats polling and guest-stats.",
         (
-            connect(), negotiate(),
-            command("qom-list-peripheral", "qom-list", {"path": "/machine/peripheral"},
-                    compare=Compare(only_names=("return", PERIPHERAL_CHILDREN))),
-            command("qom-list-balloon", "qom-list", {"path": BALLOON_PATH},
-                    compare=Compare(only_names=("return", BALLOON_PROPERTIES))),
+            connect(),
+            negotiate(),
+            command(
+                "qom-list-peripheral",
+                "qom-list",
+                {"path": "/machine/peripheral"},
+                compare=Compare(only_names=("return", PERIPHERAL_CHILDREN)),
+            ),
+            command(
+                "qom-list-balloon",
+                "qom-list",
+                {"path": BALLOON_PATH},
+                compare=Compare(only_names=("return", BALLOON_PROPERTIES)),
+            ),
             _qom("qom-get-type", "qom-get", property="type"),
             _qom("qom-get-interval", "qom-get", property="guest-stats-polling-interval"),
             _qom("qom-get-stats", "qom-get", property="guest-stats"),
             _poll_interval("qom-set-interval", 2),
             _qom("qom-get-interval-set", "qom-get", property="guest-stats-polling-interval"),
-            _qom("qom-get-interval-backend", "qom-get", f"{BALLOON_PATH}/virtio-backend",
-                 property="guest-stats-polling-interval"),
+            _qom(
+                "qom-get-interval-backend",
+                "qom-get",
+                f"{BALLOON_PATH}/virtio-backend",
+                property="guest-stats-polling-interval",
+            ),
             _qom("qom-get-partial-path", "qom-get", BALLOON_ID, property="type"),
             _qom("qom-get-stats-after-set", "qom-get", property="guest-stats"),
             _poll_interval("qom-set-interval-negative", -1),
             _poll_interval("qom-set-interval-string", "2"),
-            command("qom-set-stats", "qom-set", {"path": BALLOON_PATH, "property": "guest-stats",
-                                                 "value": 5}),
+            command(
+                "qom-set-stats",
+                "qom-set",
+                {"path": BALLOON_PATH, "property": "guest-stats", "value": 5},
+            ),
             _poll_interval("qom-set-interval-zero", 0),
             _qom("qom-get-interval-zero", "qom-get", property="guest-stats-polling-interval"),
             _qom("qom-get-no-property", "qom-get", property="no-such-property"),
-            _qom("qom-get-no-path", "qom-get", "/machine/peripheral/no-such-device",
-                 property="type"),
+            _qom(
+                "qom-get-no-path", "qom-get", "/machine/peripheral/no-such-device", property="type"
+            ),
             _qom("qom-list-no-path", "qom-list", "/no-such-path"),
         ),
     ),
     Session(
-        "hmp", "human-monitor-command: info, stop/cont (events), balloon, unknown commands.",
+        "hmp",
+        "human-monitor-command: info, stop/cont (events), balloon, unknown commands.",
         (
-            connect(), negotiate(),
+            connect(),
+            negotiate(),
             hmp("info-status-prelaunch", "info status"),
             hmp("info-balloon", "info balloon"),
             hmp("info-version", "info version", compare=ANY_STRING),
@@ -450,9 +542,11 @@ SESSIONS: tuple[Session, ...] = (
         ),
     ),
     Session(
-        "argument-errors", "Command and argument errors: class and desc of each.",
+        "argument-errors",
+        "Command and argument errors: class and desc of each.",
         (
-            connect(), negotiate(),
+            connect(),
+            negotiate(),
             command("unknown-command", "no-such-command"),
             command("unknown-command-with-id", "no-such-command", id=5),
             command("unknown-argument", "query-status", {"bogus": 1}),
@@ -466,28 +560,35 @@ SESSIONS: tuple[Session, ...] = (
         ),
     ),
     Session(
-        "framing", "Malformed and unusual input on the wire, and how ids are echoed.",
+        "framing",
+        "Malformed and unusual input on the wire, and how ids are echoed.",
         (
-            connect(), negotiate(),
+            connect(),
+            negotiate(),
             raw("not-an-object", b"[]\n"),
             raw("string", b'"query-status"\n'),
             raw("no-execute", b"{}\n"),
             raw("execute-not-string", b'{"execute": 1}\n'),
             raw("unexpected-member", b'{"execute": "query-status", "bogus": 1}\n'),
-            raw("unexpected-member-with-id", b'{"execute": "query-status", "bogus": 1, '
-                b'"id": 6}\n'),
+            raw("unexpected-member-with-id", b'{"execute": "query-status", "bogus": 1, "id": 6}\n'),
             raw("arguments-not-object", b'{"execute": "query-status", "arguments": []}\n'),
             raw("arguments-null", b'{"execute": "query-status", "arguments": null}\n'),
             raw("exec-oob-not-negotiated", b'{"exec-oob": "query-status"}\n'),
             raw("id-structured", b'{"execute": "query-status", "id": {"a": [1, "x"]}}\n'),
             raw("id-null", b'{"execute": "query-status", "id": null}\n'),
             raw("parse-error", b'{"execute"]\n', compare=ANY_DESC),
-            raw("duplicate-key", b'{"execute": "query-status", "execute": "stop"}\n',
-                compare=ANY_DESC),
+            raw(
+                "duplicate-key",
+                b'{"execute": "query-status", "execute": "stop"}\n',
+                compare=ANY_DESC,
+            ),
             raw("invalid-utf8", b"\xff\n", compare=ANY_DESC),
             raw("recovers-after-errors", b'{"execute": "query-status", "id": "ok"}\n'),
-            raw("two-on-one-line", b'{"execute": "query-status", "id": 1}'
-                b'{"execute": "query-status", "id": 2}\n', replies=2),
+            raw(
+                "two-on-one-line",
+                b'{"execute": "query-status", "id": 1}{"execute": "query-status", "id": 2}\n',
+                replies=2,
+            ),
             raw("empty-line", b"\n", replies=0),
             raw("split-first-half", b'{"execute": "query-st', replies=0),
             raw("split-second-half", b'atus", "id": "split"}\n'),
@@ -496,7 +597,8 @@ SESSIONS: tuple[Session, ...] = (
         ),
     ),
     Session(
-        "oob", "Out-of-band capability: negotiated, then exec-oob of a command without it.",
+        "oob",
+        "Out-of-band capability: negotiated, then exec-oob of a command without it.",
         (
             connect(),
             command("negotiate-oob", "qmp_capabilities", {"enable": ["oob"]}),
@@ -506,10 +608,12 @@ SESSIONS: tuple[Session, ...] = (
         ),
     ),
     Session(
-        "reset-powerdown", "system_reset and system_powerdown (never while the guest runs: "
+        "reset-powerdown",
+        "system_reset and system_powerdown (never while the guest runs: "
         "QEMU's firmware then resets the machine by itself).",
         (
-            connect(), negotiate(),
+            connect(),
+            negotiate(),
             command("reset-prelaunch", "system_reset", events=1),
             command("status-after-reset", "query-status"),
             command("cont", "cont", events=1),
@@ -523,19 +627,25 @@ SESSIONS: tuple[Session, ...] = (
         ),
     ),
     Session(
-        "quit", "quit: SHUTDOWN event, the reply, then the connection closes and the process "
+        "quit",
+        "quit: SHUTDOWN event, the reply, then the connection closes and the process "
         "exits with status 0.",
         (
-            connect(), negotiate(),
+            connect(),
+            negotiate(),
             command("quit", "quit", id="q", events=1, closes=True),
         ),
         exits=True,
     ),
     Session(
-        "two-monitors", "Events reach every negotiated monitor, and only negotiated ones.",
+        "two-monitors",
+        "Events reach every negotiated monitor, and only negotiated ones.",
         (
-            connect("greeting-0", 0), connect("greeting-1", 1), connect("greeting-2", 2),
-            negotiate("negotiate-0", 0), negotiate("negotiate-1", 1),
+            connect("greeting-0", 0),
+            connect("greeting-1", 1),
+            connect("greeting-2", 2),
+            negotiate("negotiate-0", 0),
+            negotiate("negotiate-1", 1),
             command("cont-on-0", "cont", connection=0, events=1),
             listen("resume-on-1", 1, events=1),
             listen("nothing-on-unnegotiated-2", 2),
@@ -547,7 +657,8 @@ SESSIONS: tuple[Session, ...] = (
             listen("shutdown-on-0", 0, events=1, closes=True),
             listen("shutdown-on-1", 1, events=1, closes=True),
         ),
-        connections=3, exits=True,
+        connections=3,
+        exits=True,
     ),
 )
 

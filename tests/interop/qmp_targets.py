@@ -36,7 +36,7 @@ class TargetError(Exception):
 class MachineOptions:
     """What the machine under test is started with, in terms both implementations understand."""
 
-    balloon: bool = True          # a virtio balloon device with id `balloon0`
+    balloon: bool = True  # a virtio balloon device with id `balloon0`
     name: str | None = None
     uuid: str | None = None
 
@@ -55,13 +55,18 @@ class Target(ABC):
         """The command line serving one QMP monitor on each of `sockets`."""
 
     @contextmanager
-    def start(self, sockets: Sequence[str], options: MachineOptions = MachineOptions(),
-              timeout: float = STARTUP_TIMEOUT_SECONDS) -> Iterator[TargetProcess]:
+    def start(
+        self,
+        sockets: Sequence[str],
+        options: MachineOptions = MachineOptions(),
+        timeout: float = STARTUP_TIMEOUT_SECONDS,
+    ) -> Iterator[TargetProcess]:
         """Start the server, return once every socket listens; stop it (by PID) on exit."""
         argv = self.argv(sockets, options)
         with tempfile.TemporaryFile() as stderr:
-            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                       stdout=subprocess.DEVNULL, stderr=stderr)
+            process = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr
+            )
             running = TargetProcess(self, argv, list(sockets), process, stderr)
             try:
                 running.wait_listening(time.monotonic() + timeout)
@@ -78,8 +83,7 @@ class QemuTarget(Target):
     name: str = "qemu"
 
     def argv(self, sockets: Sequence[str], options: MachineOptions) -> list[str]:
-        argv = [self.binary, "-M", "q35", "-accel", "tcg", "-S", "-nodefaults",
-                "-display", "none"]
+        argv = [self.binary, "-M", "q35", "-accel", "tcg", "-S", "-nodefaults", "-display", "none"]
         if options.balloon:
             argv += ["-device", f"virtio-balloon-pci,id={BALLOON_ID}"]
         if options.name is not None:
@@ -93,7 +97,7 @@ class QemuTarget(Target):
 
 @dataclass
 class PyqmpTarget(Target):
-    """The reference machine, `pyqmp machine`, with the command line of DESIGN.md."""
+    """The reference machine, `pyqmp machine`, with its command line (README.md)."""
 
     python: str = sys.executable
     name: str = "pyqmp"
@@ -119,7 +123,7 @@ def make_target(name: str, qemu_binary: str = DEFAULT_QEMU_BINARY) -> Target:
     raise ValueError(f"unknown target {name!r}; expected 'qemu' or 'pyqmp'")
 
 
-_SO_ACCEPTCON = 0x10000   # the "listening" flag of a socket in /proc/net/unix
+_SO_ACCEPTCON = 0x10000  # the "listening" flag of a socket in /proc/net/unix
 
 
 def listening_unix_paths() -> set[str] | None:
@@ -152,9 +156,11 @@ class TargetProcess:
 
     def _check_alive(self) -> None:
         if self.process.poll() is not None:
-            raise TargetError(f"{self.target.name} exited with status {self.process.returncode} "
-                               f"before its QMP sockets listened: {self.argv}\n"
-                               f"{self.stderr_text()}")
+            raise TargetError(
+                f"{self.target.name} exited with status {self.process.returncode} "
+                f"before its QMP sockets listened: {self.argv}\n"
+                f"{self.stderr_text()}"
+            )
 
     def wait_listening(self, deadline: float) -> None:
         # Watching /proc/net/unix avoids probe connections: QEMU serves one client per socket
@@ -170,8 +176,10 @@ class TargetProcess:
             elif all(path in listening for path in self.sockets):
                 return
             if time.monotonic() > deadline:
-                raise TargetError(f"{self.target.name}: QMP sockets {self.sockets} did not "
-                                   f"come up: {self.argv}\n{self.stderr_text()}")
+                raise TargetError(
+                    f"{self.target.name}: QMP sockets {self.sockets} did not "
+                    f"come up: {self.argv}\n{self.stderr_text()}"
+                )
             time.sleep(0.005)
 
     def connect(self, index: int = 0, timeout: float = CONNECT_TIMEOUT_SECONDS) -> socket.socket:

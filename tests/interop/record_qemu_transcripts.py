@@ -43,15 +43,24 @@ def format_transcript(transcript: Transcript) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--qemu", default=DEFAULT_QEMU_BINARY, help="QEMU binary to run")
-    parser.add_argument("--output", type=Path, default=REFERENCE_TRANSCRIPTS,
-                        help="file to write (default: %(default)s); '-' for none")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=REFERENCE_TRANSCRIPTS,
+        help="file to write (default: %(default)s); '-' for none",
+    )
     parser.add_argument("--print", action="store_true", help="print the transcripts")
-    parser.add_argument("--session", action="append", choices=sorted(SESSIONS_BY_NAME),
-                        help="record only these sessions (not written to the reference file)")
+    parser.add_argument(
+        "--session",
+        action="append",
+        choices=sorted(SESSIONS_BY_NAME),
+        help="record only these sessions (not written to the reference file)",
+    )
     options = parser.parse_args(argv)
 
-    sessions = [SESSIONS_BY_NAME[name] for name in options.session] if options.session \
-        else list(SESSIONS)
+    sessions = (
+        [SESSIONS_BY_NAME[name] for name in options.session] if options.session else list(SESSIONS)
+    )
     target = QemuTarget(binary=options.qemu)
     transcripts = {session.name: run_session(target, session) for session in sessions}
     if options.print:
@@ -61,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     if str(options.output) != "-" and not options.session:
         data = {
             "about": "QEMU's replies to the scripted sessions of tests/interop/qmp_sessions.py, "
-                     "as recorded by record_qemu_transcripts.py; observed output, not code",
+            "as recorded by record_qemu_transcripts.py; observed output, not code",
             "qemu_version": greeting.get("QMP", {}).get("version"),
             "sessions": transcripts,
         }

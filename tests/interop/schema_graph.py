@@ -24,10 +24,22 @@ from typing import Any
 SchemaInfo = Mapping[str, Any]
 
 # Keys whose values are compared by a dedicated rule; any other key is compared with ==.
-_STRUCTURAL_KEYS = frozenset({
-    "name", "meta-type", "json-type", "members", "values", "tag", "variants", "element-type",
-    "features", "arg-type", "ret-type", "allow-oob",
-})
+_STRUCTURAL_KEYS = frozenset(
+    {
+        "name",
+        "meta-type",
+        "json-type",
+        "members",
+        "values",
+        "tag",
+        "variants",
+        "element-type",
+        "features",
+        "arg-type",
+        "ret-type",
+        "allow-oob",
+    }
+)
 
 
 def is_masked_name(name: str) -> bool:
@@ -43,8 +55,9 @@ def _describe(value: Any) -> str:
     return repr(value) if not isinstance(value, str) else f"'{value}'"
 
 
-def _list_difference(what: str, left: Sequence[Any], right: Sequence[Any],
-                     left_label: str, right_label: str) -> str | None:
+def _list_difference(
+    what: str, left: Sequence[Any], right: Sequence[Any], left_label: str, right_label: str
+) -> str | None:
     """Explain how two order-sensitive lists of names differ, or None when equal."""
     if list(left) == list(right):
         return None
@@ -72,8 +85,13 @@ class _Side:
 class SchemaGraphComparison:
     """One comparison run; use `compare_schema_infos` rather than this class directly."""
 
-    def __init__(self, left: Sequence[SchemaInfo], right: Sequence[SchemaInfo],
-                 left_label: str, right_label: str) -> None:
+    def __init__(
+        self,
+        left: Sequence[SchemaInfo],
+        right: Sequence[SchemaInfo],
+        left_label: str,
+        right_label: str,
+    ) -> None:
         self.differences: list[str] = []
         self.left = self._index(left, left_label)
         self.right = self._index(right, right_label)
@@ -100,27 +118,39 @@ class SchemaGraphComparison:
     def _link(self, left_name: Any, right_name: Any, path: str) -> None:
         """Record that left_name and right_name denote the same type, reached via path."""
         if not isinstance(left_name, str) or not isinstance(right_name, str):
-            self._report(path, f"type name is not a string: {self.left.label} "
-                               f"{left_name!r}, {self.right.label} {right_name!r}")
+            self._report(
+                path,
+                f"type name is not a string: {self.left.label} "
+                f"{left_name!r}, {self.right.label} {right_name!r}",
+            )
             return
-        if not ((is_masked_name(left_name) and is_masked_name(right_name))
-                or (is_array_name(left_name) and is_array_name(right_name))
-                or left_name == right_name):
+        if not (
+            (is_masked_name(left_name) and is_masked_name(right_name))
+            or (is_array_name(left_name) and is_array_name(right_name))
+            or left_name == right_name
+        ):
             # Unmasked names (builtins, commands, events) are visible to clients as such.
-            self._report(path, f"type differs: {self.left.label} '{left_name}', "
-                               f"{self.right.label} '{right_name}'")
+            self._report(
+                path,
+                f"type differs: {self.left.label} '{left_name}', {self.right.label} '{right_name}'",
+            )
             return
         sharing_ok = True
         for side, name, other_side, other_name in (
-                (self.left, left_name, self.right, right_name),
-                (self.right, right_name, self.left, left_name)):
+            (self.left, left_name, self.right, right_name),
+            (self.right, right_name, self.left, left_name),
+        ):
             known = side.partner.get(name)
             if known is not None and known != other_name:
                 sharing_ok = False
-                self._report(path, (
-                    f"type sharing differs: {side.label} '{name}' already corresponds to "
-                    f"{other_side.label} '{known}' (first reached at {side.first_path[name]}), "
-                    f"but here to {other_side.label} '{other_name}'"))
+                self._report(
+                    path,
+                    (
+                        f"type sharing differs: {side.label} '{name}' already corresponds to "
+                        f"{other_side.label} '{known}' (first reached at {side.first_path[name]}), "
+                        f"but here to {other_side.label} '{other_name}'"
+                    ),
+                )
         if not sharing_ok or left_name in self.left.partner:
             return
         self.left.partner[left_name] = right_name
@@ -135,8 +165,10 @@ class SchemaGraphComparison:
             left_info = self.left.entries.get(left_name)
             right_info = self.right.entries.get(right_name)
             missing = False
-            for side, name, info in ((self.left, left_name, left_info),
-                                     (self.right, right_name, right_info)):
+            for side, name, info in (
+                (self.left, left_name, left_info),
+                (self.right, right_name, right_info),
+            ):
                 if info is None:
                     missing = True
                     self._report(path, f"type '{name}' is not defined on {side.label}")
@@ -145,32 +177,45 @@ class SchemaGraphComparison:
 
     # -- field comparison --------------------------------------------------------------------
 
-    def _compare_key_sets(self, left: Mapping[str, Any], right: Mapping[str, Any],
-                          path: str) -> None:
+    def _compare_key_sets(
+        self, left: Mapping[str, Any], right: Mapping[str, Any], path: str
+    ) -> None:
         for key in sorted(set(left) - set(right)):
             self._report(path, f"'{key}' present only on {self.left.label}")
         for key in sorted(set(right) - set(left)):
             self._report(path, f"'{key}' present only on {self.right.label}")
 
-    def _compare_features(self, left: Mapping[str, Any], right: Mapping[str, Any],
-                          path: str) -> None:
-        message = _list_difference("features", left.get("features", []),
-                                   right.get("features", []), self.left.label,
-                                   self.right.label)
+    def _compare_features(
+        self, left: Mapping[str, Any], right: Mapping[str, Any], path: str
+    ) -> None:
+        message = _list_difference(
+            "features",
+            left.get("features", []),
+            right.get("features", []),
+            self.left.label,
+            self.right.label,
+        )
         if message:
             self._report(path, message)
 
-    def _compare_scalar(self, key: str, left: Mapping[str, Any], right: Mapping[str, Any],
-                        path: str) -> None:
+    def _compare_scalar(
+        self, key: str, left: Mapping[str, Any], right: Mapping[str, Any], path: str
+    ) -> None:
         if key in left and key in right and left[key] != right[key]:
-            self._report(path, f"{key} differs: {self.left.label} {_describe(left[key])}, "
-                               f"{self.right.label} {_describe(right[key])}")
+            self._report(
+                path,
+                f"{key} differs: {self.left.label} {_describe(left[key])}, "
+                f"{self.right.label} {_describe(right[key])}",
+            )
 
     def _compare_entries(self, left: SchemaInfo, right: SchemaInfo, path: str) -> None:
         if left.get("meta-type") != right.get("meta-type"):
-            self._report(path, f"meta-type differs: {self.left.label} "
-                               f"{_describe(left.get('meta-type'))}, {self.right.label} "
-                               f"{_describe(right.get('meta-type'))}")
+            self._report(
+                path,
+                f"meta-type differs: {self.left.label} "
+                f"{_describe(left.get('meta-type'))}, {self.right.label} "
+                f"{_describe(right.get('meta-type'))}",
+            )
             return
         self._compare_key_sets(left, right, path)
         self._compare_features(left, right, path)
@@ -184,10 +229,12 @@ class SchemaGraphComparison:
         elif meta_type == "array":
             for side, info in ((self.left, left), (self.right, right)):
                 if info.get("name") != f"[{info.get('element-type')}]":
-                    self._report(path, f"{side.label} array '{info.get('name')}' is not named "
-                                       f"after its element-type {info.get('element-type')!r}")
-            self._link(left.get("element-type"), right.get("element-type"),
-                       f"{path} .element-type")
+                    self._report(
+                        path,
+                        f"{side.label} array '{info.get('name')}' is not named "
+                        f"after its element-type {info.get('element-type')!r}",
+                    )
+            self._link(left.get("element-type"), right.get("element-type"), f"{path} .element-type")
         elif meta_type == "object":
             self._compare_object(left, right, path)
         elif meta_type == "alternate":
@@ -203,61 +250,82 @@ class SchemaGraphComparison:
 
     def _named_items(self, items: Any, path: str, label: str, key: str) -> list[SchemaInfo]:
         if not isinstance(items, list) or not all(
-                isinstance(item, Mapping) and isinstance(item.get(key), str) for item in items):
+            isinstance(item, Mapping) and isinstance(item.get(key), str) for item in items
+        ):
             self._report(path, f"{label} has malformed list {items!r:.200}")
             return []
         return items
 
-    def _paired_by_name(self, what: str, left_items: Any, right_items: Any, path: str,
-                        key: str = "name") -> list[tuple[int, SchemaInfo, SchemaInfo]]:
+    def _paired_by_name(
+        self, what: str, left_items: Any, right_items: Any, path: str, key: str = "name"
+    ) -> list[tuple[int, SchemaInfo, SchemaInfo]]:
         """Report order/membership differences, then pair the common items by `key`."""
         lefts = self._named_items(left_items, f"{path} .{what}", self.left.label, key)
         rights = self._named_items(right_items, f"{path} .{what}", self.right.label, key)
-        message = _list_difference(what, [i[key] for i in lefts], [i[key] for i in rights],
-                                   self.left.label, self.right.label)
+        message = _list_difference(
+            what,
+            [i[key] for i in lefts],
+            [i[key] for i in rights],
+            self.left.label,
+            self.right.label,
+        )
         if message:
             self._report(path, message)
         right_by_key = {item[key]: item for item in rights}
-        return [(index, item, right_by_key[item[key]])
-                for index, item in enumerate(lefts) if item[key] in right_by_key]
+        return [
+            (index, item, right_by_key[item[key]])
+            for index, item in enumerate(lefts)
+            if item[key] in right_by_key
+        ]
 
     def _compare_enum(self, left: SchemaInfo, right: SchemaInfo, path: str) -> None:
-        message = _list_difference("values", left.get("values", []), right.get("values", []),
-                                   self.left.label, self.right.label)
+        message = _list_difference(
+            "values",
+            left.get("values", []),
+            right.get("values", []),
+            self.left.label,
+            self.right.label,
+        )
         if message:
             self._report(path, message)
         for index, left_member, right_member in self._paired_by_name(
-                "members", left.get("members"), right.get("members"), path):
+            "members", left.get("members"), right.get("members"), path
+        ):
             member_path = f"{path} .members[{index}] '{left_member['name']}'"
             self._compare_key_sets(left_member, right_member, member_path)
             self._compare_features(left_member, right_member, member_path)
 
     def _compare_object(self, left: SchemaInfo, right: SchemaInfo, path: str) -> None:
         for index, left_member, right_member in self._paired_by_name(
-                "members", left.get("members"), right.get("members"), path):
+            "members", left.get("members"), right.get("members"), path
+        ):
             member_path = f"{path} .members[{index}] '{left_member['name']}'"
             self._compare_key_sets(left_member, right_member, member_path)
             self._compare_features(left_member, right_member, member_path)
             self._compare_scalar("default", left_member, right_member, member_path)
-            self._link(left_member.get("type"), right_member.get("type"),
-                       f"{member_path} .type")
+            self._link(left_member.get("type"), right_member.get("type"), f"{member_path} .type")
         self._compare_scalar("tag", left, right, path)
         if "variants" in left and "variants" in right:
             for index, left_variant, right_variant in self._paired_by_name(
-                    "variants", left["variants"], right["variants"], path, key="case"):
+                "variants", left["variants"], right["variants"], path, key="case"
+            ):
                 variant_path = f"{path} .variants[{index}] '{left_variant['case']}'"
                 self._compare_key_sets(left_variant, right_variant, variant_path)
-                self._link(left_variant.get("type"), right_variant.get("type"),
-                           f"{variant_path} .type")
+                self._link(
+                    left_variant.get("type"), right_variant.get("type"), f"{variant_path} .type"
+                )
 
     def _compare_alternate(self, left: SchemaInfo, right: SchemaInfo, path: str) -> None:
-        lefts = self._named_items(left.get("members"), f"{path} .members", self.left.label,
-                                  "type")
-        rights = self._named_items(right.get("members"), f"{path} .members", self.right.label,
-                                   "type")
+        lefts = self._named_items(left.get("members"), f"{path} .members", self.left.label, "type")
+        rights = self._named_items(
+            right.get("members"), f"{path} .members", self.right.label, "type"
+        )
         if len(lefts) != len(rights):
-            self._report(path, f"alternate has {len(lefts)} members on {self.left.label}, "
-                               f"{len(rights)} on {self.right.label}")
+            self._report(
+                path,
+                f"alternate has {len(lefts)} members on {self.left.label}, "
+                f"{len(rights)} on {self.right.label}",
+            )
         for index, (left_member, right_member) in enumerate(zip(lefts, rights, strict=False)):
             member_path = f"{path} .members[{index}]"
             self._compare_key_sets(left_member, right_member, member_path)
@@ -270,8 +338,11 @@ class SchemaGraphComparison:
 
     def run(self) -> list[str]:
         if len(self.left.entries) != len(self.right.entries):
-            self._report("schema", f"{len(self.left.entries)} entries on {self.left.label}, "
-                                   f"{len(self.right.entries)} on {self.right.label}")
+            self._report(
+                "schema",
+                f"{len(self.left.entries)} entries on {self.left.label}, "
+                f"{len(self.right.entries)} on {self.right.label}",
+            )
         for meta_type in ("command", "event"):
             left_roots = self._roots(self.left, meta_type)
             right_roots = self._roots(self.right, meta_type)
@@ -288,15 +359,21 @@ class SchemaGraphComparison:
 
     def _try_link(self, left_name: str, right_name: str, path: str) -> bool:
         """Link two names and walk from them; keep the result only if nothing differs."""
-        saved = (len(self.differences), dict(self.left.partner), dict(self.right.partner),
-                 dict(self.left.first_path), dict(self.right.first_path))
+        saved = (
+            len(self.differences),
+            dict(self.left.partner),
+            dict(self.right.partner),
+            dict(self.left.first_path),
+            dict(self.right.first_path),
+        )
         self._link(left_name, right_name, path)
         self._drain()
         if len(self.differences) == saved[0]:
             return True
-        del self.differences[saved[0]:]
-        (_, self.left.partner, self.right.partner,
-         self.left.first_path, self.right.first_path) = saved
+        del self.differences[saved[0] :]
+        (_, self.left.partner, self.right.partner, self.left.first_path, self.right.first_path) = (
+            saved
+        )
         return False
 
     def _account_for_unreached(self) -> None:
@@ -310,8 +387,10 @@ class SchemaGraphComparison:
         left_unreached = set(self.left.entries) - set(self.left.partner)
         right_unreached = set(self.right.entries) - set(self.right.partner)
         for name in sorted(left_unreached & right_unreached):
-            if (self.left.entries[name].get("meta-type") == "builtin"
-                    and self.right.entries[name].get("meta-type") == "builtin"):
+            if (
+                self.left.entries[name].get("meta-type") == "builtin"
+                and self.right.entries[name].get("meta-type") == "builtin"
+            ):
                 self._link(name, name, f"builtin {name}")
         self._drain()
         for left_name in sorted(set(self.left.entries) - set(self.left.partner)):
@@ -321,21 +400,28 @@ class SchemaGraphComparison:
             if left_meta_type in ("command", "event"):
                 continue
             for right_name in sorted(set(self.right.entries) - set(self.right.partner)):
-                if (self.right.entries[right_name].get("meta-type") == left_meta_type
-                        and self._try_link(left_name, right_name,
-                                           f"unreached {left_meta_type} '{left_name}'")):
+                if self.right.entries[right_name].get(
+                    "meta-type"
+                ) == left_meta_type and self._try_link(
+                    left_name, right_name, f"unreached {left_meta_type} '{left_name}'"
+                ):
                     break
         for side in (self.left, self.right):
-            unmatched_roots = [name for name in set(side.entries) - set(side.partner)
-                               if side.entries[name].get("meta-type") in ("command", "event")]
+            unmatched_roots = [
+                name
+                for name in set(side.entries) - set(side.partner)
+                if side.entries[name].get("meta-type") in ("command", "event")
+            ]
             # A command or event missing on the other side was reported already; so are
             # the types only it uses.
             explained = _reachable(side.entries, unmatched_roots)
             for name in sorted(set(side.entries) - set(side.partner) - explained):
                 meta_type = side.entries[name].get("meta-type")
-                self._report(f"{side.label} entry '{name}'",
-                             f"{meta_type} is not reached from any command or event, "
-                             f"and no unreached {meta_type} of the other side matches it")
+                self._report(
+                    f"{side.label} entry '{name}'",
+                    f"{meta_type} is not reached from any command or event, "
+                    f"and no unreached {meta_type} of the other side matches it",
+                )
 
 
 def _referenced_names(info: SchemaInfo) -> list[str]:
@@ -358,8 +444,12 @@ def _reachable(entries: Mapping[str, SchemaInfo], roots: Sequence[str]) -> set[s
     return seen
 
 
-def compare_schema_infos(left: Sequence[SchemaInfo], right: Sequence[SchemaInfo],
-                         left_label: str = "left", right_label: str = "right") -> list[str]:
+def compare_schema_infos(
+    left: Sequence[SchemaInfo],
+    right: Sequence[SchemaInfo],
+    left_label: str = "left",
+    right_label: str = "right",
+) -> list[str]:
     """Every observable difference between two query-qmp-schema results; empty when alike."""
     return SchemaGraphComparison(left, right, left_label, right_label).run()
 
@@ -369,6 +459,7 @@ def rename_types(infos: Sequence[SchemaInfo], rename: Mapping[str, str]) -> list
 
     Used to check that the comparison ignores masking: a renamed copy must compare equal.
     """
+
     def new_name(name: Any) -> Any:
         if not isinstance(name, str):
             return name
@@ -384,8 +475,10 @@ def rename_types(infos: Sequence[SchemaInfo], rename: Mapping[str, str]) -> list
             if key in copy:
                 copy[key] = new_name(copy[key])
         if info.get("meta-type") in ("object", "alternate") and "members" in info:
-            copy["members"] = [dict(m, type=new_name(m.get("type"))) if "type" in m else dict(m)
-                               for m in info["members"]]
+            copy["members"] = [
+                dict(m, type=new_name(m.get("type"))) if "type" in m else dict(m)
+                for m in info["members"]
+            ]
         if "variants" in info:
             copy["variants"] = [dict(v, type=new_name(v.get("type"))) for v in info["variants"]]
         renamed.append(copy)

@@ -1,5 +1,5 @@
 """The balloon script (balloon_script.py) on QEMU 7.2 with a real Linux guest running
-virtio_balloon, as anchors/real-linux-balloon-guest.md describes it — and, by the same script,
+virtio_balloon, as docs/anchors/real-linux-balloon-guest.md describes it — and, by the same script,
 on any other balloon target, with the transcripts compared.
 
 Targets are named: "qemu-linux" is qemu-system-x86_64 (TCG, 512 MiB, virtio-balloon-pci id
@@ -67,8 +67,16 @@ class RunningPyqmpMachine(PyqmpTarget):
     ram: str = f"{RAM_MIB}M"
 
     def argv(self, sockets: Any, options: MachineOptions) -> list[str]:
-        argv = [self.python, "-m", "pyqmp", "machine", "-m", self.ram,
-                "--balloon", f"id={BALLOON_ID}"]
+        argv = [
+            self.python,
+            "-m",
+            "pyqmp",
+            "machine",
+            "-m",
+            self.ram,
+            "--balloon",
+            f"id={BALLOON_ID}",
+        ]
         for path in sockets:
             argv += ["--qmp", f"unix:{path}"]
         return argv
@@ -80,10 +88,13 @@ def built_linux_guest() -> LinuxGuest:
     try:
         guest = build_linux_guest()
     except GuestBuildError as error:
-        pytest.fail(f"cannot build the Linux balloon guest in {cache_dir()}: {error}",
-                    pytrace=False)
-    print(f"linux guest: {guest.kernel} + {guest.initrd} "
-          f"(ready in {time.monotonic() - started:.1f} s)")
+        pytest.fail(
+            f"cannot build the Linux balloon guest in {cache_dir()}: {error}", pytrace=False
+        )
+    print(
+        f"linux guest: {guest.kernel} + {guest.initrd} "
+        f"(ready in {time.monotonic() - started:.1f} s)"
+    )
     return guest
 
 
@@ -95,8 +106,9 @@ def started_target(name: str, request: pytest.FixtureRequest) -> Iterator[str]:
             guest = request.getfixturevalue("built_linux_guest")
             qemu_binary = str(request.getfixturevalue("qemu_binary"))
             try:
-                with boot_linux_guest(guest, directory, ram_mib=RAM_MIB,
-                                      qemu_binary=qemu_binary) as running:
+                with boot_linux_guest(
+                    guest, directory, ram_mib=RAM_MIB, qemu_binary=qemu_binary
+                ) as running:
                     print(f"{name}: guest ready {running.boot_seconds:.1f} s after launch")
                     yield running.qmp_socket
             except GuestBootError as error:
@@ -120,8 +132,10 @@ def play(name: str, request: pytest.FixtureRequest) -> Transcript:
             transcript = run_balloon_script(socket_path, RAM_BYTES)
         except BalloonScriptError as error:
             pytest.fail(f"{name}: {error}\n{summary(error.transcript)}", pytrace=False)
-    print(f"{name}: script + boot took {time.monotonic() - started:.1f} s "
-          f"(script {transcript['elapsed']} s)\n{summary(transcript)}")
+    print(
+        f"{name}: script + boot took {time.monotonic() - started:.1f} s "
+        f"(script {transcript['elapsed']} s)\n{summary(transcript)}"
+    )
     return transcript
 
 
@@ -161,7 +175,7 @@ def test_guest_is_built_once_as_the_anchor_says(built_linux_guest: LinuxGuest) -
         assert member + b"\x00" in archive, f"{member!r} missing from {guest.initrd}"
     assert b'echo "GUEST: ready"' in archive
     started = time.monotonic()
-    again = build_linux_guest()               # idempotent: found, not rebuilt
+    again = build_linux_guest()  # idempotent: found, not rebuilt
     assert again.manifest == guest.manifest
     assert time.monotonic() - started < 1.0
 
@@ -180,7 +194,7 @@ def test_balloon_script(name: str, transcripts: Transcripts) -> None:
     assert first["last_update_is_host_time"], first
     stats = first["reply"]["stats"]
     for key in ("stat-total-memory", "stat-free-memory", "stat-available-memory"):
-        assert 0 < stats[key] < RAM_BYTES, (key, stats)     # real, not 2**64 - 1
+        assert 0 < stats[key] < RAM_BYTES, (key, stats)  # real, not 2**64 - 1
     assert stats["stat-free-memory"] <= stats["stat-total-memory"]
 
     down = [event["actual"] for event in t["down"]["events"]]
@@ -202,7 +216,8 @@ def test_balloon_script(name: str, transcripts: Transcripts) -> None:
     assert half["stat-total-memory"] <= stats["stat-total-memory"] - (RAM_BYTES - HALF_BYTES)
     assert t["final_actual"] == RAM_BYTES
     assert t["quit"]["events"] == [
-        {"event": "SHUTDOWN", "data": {"guest": False, "reason": "host-qmp-quit"}}]
+        {"event": "SHUTDOWN", "data": {"guest": False, "reason": "host-qmp-quit"}}
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -259,6 +274,16 @@ def test_comparison_catches_differences(transcripts: Transcripts) -> None:
     def event_shape(t: Transcript) -> None:
         t["up"]["events"][0]["shape"] = {"event": "<str>", "data": {"actual": "<str>"}}
 
-    for edit in (drop_stat, guest_clock, unthrottled, unthrottled_across, overshoot,
-                 short_of_target, final, info_format, reply_shape, event_shape):
+    for edit in (
+        drop_stat,
+        guest_clock,
+        unthrottled,
+        unthrottled_across,
+        overshoot,
+        short_of_target,
+        final,
+        info_format,
+        reply_shape,
+        event_shape,
+    ):
         assert changed(edit), f"{edit.__name__} went unnoticed"

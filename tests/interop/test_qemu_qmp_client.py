@@ -38,8 +38,10 @@ def target(request: pytest.FixtureRequest) -> Target:
 
 @contextmanager
 def started(target: Target) -> Iterator[TargetProcess]:
-    with tempfile.TemporaryDirectory(prefix="pyqmp-qemu-qmp-") as directory, \
-            target.start([os.path.join(directory, "qmp.sock")]) as running:
+    with (
+        tempfile.TemporaryDirectory(prefix="pyqmp-qemu-qmp-") as directory,
+        target.start([os.path.join(directory, "qmp.sock")]) as running,
+    ):
         yield running
 
 
@@ -53,8 +55,9 @@ async def connected_client(path: str, name: str = "pyqmp-interop") -> QMPClient:
     return client
 
 
-def execute(client: QMPClient, command: str, arguments: dict[str, Any] | None = None
-            ) -> Awaitable[Any]:
+def execute(
+    client: QMPClient, command: str, arguments: dict[str, Any] | None = None
+) -> Awaitable[Any]:
     return bounded(client.execute(command, arguments))
 
 
@@ -65,19 +68,36 @@ async def commands_and_events(path: str) -> None:
         assert "oob" in client.greeting.QMP.capabilities
 
         assert await execute(client, "query-status") == {
-            "status": "prelaunch", "singlestep": False, "running": False}
+            "status": "prelaunch",
+            "singlestep": False,
+            "running": False,
+        }
         version = await execute(client, "query-version")
         assert set(version) == {"qemu", "package"}
         assert set(version["qemu"]) == {"major", "minor", "micro"}
         names = {entry["name"] for entry in await execute(client, "query-commands")}
         assert names >= MACHINE_COMMANDS
         assert await execute(client, "query-balloon") == {"actual": RAM_BYTES}
-        assert await execute(client, "qom-set", {
-            "path": BALLOON_PATH, "property": "guest-stats-polling-interval", "value": 2}) == {}
-        assert await execute(client, "qom-get", {
-            "path": BALLOON_PATH, "property": "guest-stats-polling-interval"}) == 2
-        assert await execute(client, "human-monitor-command",
-                             {"command-line": "info status"}) == "VM status: paused (prelaunch)\r\n"
+        assert (
+            await execute(
+                client,
+                "qom-set",
+                {"path": BALLOON_PATH, "property": "guest-stats-polling-interval", "value": 2},
+            )
+            == {}
+        )
+        assert (
+            await execute(
+                client,
+                "qom-get",
+                {"path": BALLOON_PATH, "property": "guest-stats-polling-interval"},
+            )
+            == 2
+        )
+        assert (
+            await execute(client, "human-monitor-command", {"command-line": "info status"})
+            == "VM status: paused (prelaunch)\r\n"
+        )
 
         with pytest.raises(ExecuteError) as raised:
             await execute(client, "balloon", {"value": "64M"})

@@ -61,9 +61,17 @@ def event(name: str, **data: Any) -> dict[str, Any]:
 
 
 ANY_STR = "<str>"
-GREETED = [{"QMP": {"version": {"qemu": {"micro": "<int>", "minor": "<int>", "major": "<int>"},
-                                "package": ANY_STR},
-                    "capabilities": ["oob"]}}]
+GREETED = [
+    {
+        "QMP": {
+            "version": {
+                "qemu": {"micro": "<int>", "minor": "<int>", "major": "<int>"},
+                "package": ANY_STR,
+            },
+            "capabilities": ["oob"],
+        }
+    }
+]
 NEGOTIATED = {"greeting": GREETED, "negotiate": [ok()]}
 HMP_EMPTY = returns("")
 RESUMED = [event("RESUME"), ok()]
@@ -71,14 +79,27 @@ STOPPED = [event("STOP"), ok()]
 RESET_BY_HOST = event("RESET", guest=False, reason="host-qmp-system-reset")
 SHUTDOWN_BY_QUIT = event("SHUTDOWN", guest=False, reason="host-qmp-quit")
 # guest-stats before the guest ever sent any: every stat is "unknown" (u64 -1), never updated.
-NO_GUEST_STATS = returns({
-    "stats": {name: (1 << 64) - 1 for name in (
-        "stat-swap-in", "stat-swap-out", "stat-major-faults", "stat-minor-faults",
-        "stat-free-memory", "stat-total-memory", "stat-available-memory", "stat-disk-caches",
-        "stat-htlb-pgalloc", "stat-htlb-pgfail")},
-    "last-update": 0,
-})
-RAM_BYTES = 128 << 20       # the default -m
+NO_GUEST_STATS = returns(
+    {
+        "stats": {
+            name: (1 << 64) - 1
+            for name in (
+                "stat-swap-in",
+                "stat-swap-out",
+                "stat-major-faults",
+                "stat-minor-faults",
+                "stat-free-memory",
+                "stat-total-memory",
+                "stat-available-memory",
+                "stat-disk-caches",
+                "stat-htlb-pgalloc",
+                "stat-htlb-pgfail",
+            )
+        },
+        "last-update": 0,
+    }
+)
+RAM_BYTES = 128 << 20  # the default -m
 NOT_NEGOTIATED = "Expecting capabilities negotiation with 'qmp_capabilities'"
 NO_BALLOON = "No balloon device has been activated"
 EXPECTS_A_SIZE = "Parameter 'target' expects a size"
@@ -94,15 +115,45 @@ EXPECTED: dict[str, dict[str, Any]] = {
         # QEMU says "Parameter 'null' does not accept value 'bogus'": not worth matching.
         "bad-capability": [error("GenericError", ANY_STR)],
         "negotiate": [ok(id="neg")],
-        "negotiate-again": [error("CommandNotFound",
-                                  "Capabilities negotiation is already complete, command ignored")],
-        "query-version": [returns({"qemu": {"micro": "<int>", "minor": "<int>", "major": "<int>"},
-                                   "package": ANY_STR})],
-        "query-commands": [returns([{"name": name} for name in sorted((
-            "balloon", "cont", "human-monitor-command", "qmp_capabilities", "qom-get",
-            "qom-list", "qom-set", "query-balloon", "query-commands", "query-name",
-            "query-qmp-schema", "query-status", "query-uuid", "query-version", "quit", "stop",
-            "system_powerdown", "system_reset"))])],
+        "negotiate-again": [
+            error(
+                "CommandNotFound", "Capabilities negotiation is already complete, command ignored"
+            )
+        ],
+        "query-version": [
+            returns(
+                {"qemu": {"micro": "<int>", "minor": "<int>", "major": "<int>"}, "package": ANY_STR}
+            )
+        ],
+        "query-commands": [
+            returns(
+                [
+                    {"name": name}
+                    for name in sorted(
+                        (
+                            "balloon",
+                            "cont",
+                            "human-monitor-command",
+                            "qmp_capabilities",
+                            "qom-get",
+                            "qom-list",
+                            "qom-set",
+                            "query-balloon",
+                            "query-commands",
+                            "query-name",
+                            "query-qmp-schema",
+                            "query-status",
+                            "query-uuid",
+                            "query-version",
+                            "quit",
+                            "stop",
+                            "system_powerdown",
+                            "system_reset",
+                        )
+                    )
+                ]
+            )
+        ],
     },
     "run-state": {
         **NEGOTIATED,
@@ -157,15 +208,23 @@ EXPECTED: dict[str, dict[str, Any]] = {
     },
     "balloon-qom": {
         **NEGOTIATED,
-        "qom-list-peripheral": [returns([
-            {"name": "balloon0", "type": "child<virtio-balloon-pci>"},
-            {"name": "type", "type": "string"},
-        ])],
-        "qom-list-balloon": [returns([
-            {"name": "guest-stats", "type": "guest statistics"},
-            {"name": "guest-stats-polling-interval", "type": "int"},
-            {"name": "type", "type": "string"},
-        ])],
+        "qom-list-peripheral": [
+            returns(
+                [
+                    {"name": "balloon0", "type": "child<virtio-balloon-pci>"},
+                    {"name": "type", "type": "string"},
+                ]
+            )
+        ],
+        "qom-list-balloon": [
+            returns(
+                [
+                    {"name": "guest-stats", "type": "guest statistics"},
+                    {"name": "guest-stats-polling-interval", "type": "int"},
+                    {"name": "type", "type": "string"},
+                ]
+            )
+        ],
         "qom-get-type": [returns("virtio-balloon-pci")],
         "qom-get-interval": [returns(0)],
         "qom-get-stats": [NO_GUEST_STATS],
@@ -176,19 +235,26 @@ EXPECTED: dict[str, dict[str, Any]] = {
         # A partial QOM path resolves when it is unambiguous.
         "qom-get-partial-path": [returns("virtio-balloon-pci")],
         "qom-get-stats-after-set": [NO_GUEST_STATS],
-        "qom-set-interval-negative": [error("GenericError",
-                                            "timer value must be greater than zero")],
-        "qom-set-interval-string": [error(
-            "GenericError",
-            "Invalid parameter type for 'guest-stats-polling-interval', expected: integer")],
-        "qom-set-stats": [error("GenericError",
-                                "Property 'virtio-balloon-device.guest-stats' is not writable")],
+        "qom-set-interval-negative": [
+            error("GenericError", "timer value must be greater than zero")
+        ],
+        "qom-set-interval-string": [
+            error(
+                "GenericError",
+                "Invalid parameter type for 'guest-stats-polling-interval', expected: integer",
+            )
+        ],
+        "qom-set-stats": [
+            error("GenericError", "Property 'virtio-balloon-device.guest-stats' is not writable")
+        ],
         "qom-set-interval-zero": [ok()],
         "qom-get-interval-zero": [returns(0)],
-        "qom-get-no-property": [error(
-            "GenericError", "Property 'virtio-balloon-pci.no-such-property' not found")],
-        "qom-get-no-path": [error("DeviceNotFound",
-                                  "Device '/machine/peripheral/no-such-device' not found")],
+        "qom-get-no-property": [
+            error("GenericError", "Property 'virtio-balloon-pci.no-such-property' not found")
+        ],
+        "qom-get-no-path": [
+            error("DeviceNotFound", "Device '/machine/peripheral/no-such-device' not found")
+        ],
         "qom-list-no-path": [error("DeviceNotFound", "Device '/no-such-path' not found")],
     },
     "hmp": {
@@ -203,8 +269,9 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "info-status-paused": [returns("VM status: paused\r\n")],
         "balloon-100": [HMP_EMPTY],
         # HMP errors are a successful reply carrying the error text.
-        "balloon-no-argument": [returns(
-            'unexpected end of expression\r\nTry "help balloon" for more information\r\n')],
+        "balloon-no-argument": [
+            returns('unexpected end of expression\r\nTry "help balloon" for more information\r\n')
+        ],
         "unknown-command": [returns("unknown command: 'no-such-command'\r\n")],
         "unknown-info": [returns("unknown command: 'info no-such-thing'\r\n")],
         "missing-command-line": [error("GenericError", "Parameter 'command-line' is missing")],
@@ -215,10 +282,12 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "unknown-command-with-id": [error("CommandNotFound", NOT_FOUND, id=5)],
         "unknown-argument": [error("GenericError", "Parameter 'bogus' is unexpected")],
         "unknown-argument-balloon": [error("GenericError", "Parameter 'bogus' is unexpected")],
-        "wrong-type": [error("GenericError",
-                             "Invalid parameter type for 'value', expected: integer")],
-        "wrong-type-float": [error("GenericError",
-                                   "Invalid parameter type for 'value', expected: integer")],
+        "wrong-type": [
+            error("GenericError", "Invalid parameter type for 'value', expected: integer")
+        ],
+        "wrong-type-float": [
+            error("GenericError", "Invalid parameter type for 'value', expected: integer")
+        ],
         "missing-argument": [error("GenericError", "Parameter 'value' is missing")],
         "missing-argument-with-id": [error("GenericError", "Parameter 'value' is missing", id=8)],
         "missing-argument-qom-get": [error("GenericError", "Parameter 'property' is missing")],
@@ -229,17 +298,20 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "not-an-object": [error("GenericError", NOT_AN_OBJECT)],
         "string": [error("GenericError", NOT_AN_OBJECT)],
         "no-execute": [error("GenericError", "QMP input lacks member 'execute'")],
-        "execute-not-string": [error("GenericError",
-                                     "QMP input member 'execute' must be a string")],
+        "execute-not-string": [
+            error("GenericError", "QMP input member 'execute' must be a string")
+        ],
         "unexpected-member": [error("GenericError", "QMP input member 'bogus' is unexpected")],
-        "unexpected-member-with-id": [error("GenericError",
-                                            "QMP input member 'bogus' is unexpected", id=6)],
-        "arguments-not-object": [error("GenericError",
-                                       "QMP input member 'arguments' must be an object")],
-        "arguments-null": [error("GenericError",
-                                 "QMP input member 'arguments' must be an object")],
-        "exec-oob-not-negotiated": [error("GenericError",
-                                          "QMP input member 'exec-oob' is unexpected")],
+        "unexpected-member-with-id": [
+            error("GenericError", "QMP input member 'bogus' is unexpected", id=6)
+        ],
+        "arguments-not-object": [
+            error("GenericError", "QMP input member 'arguments' must be an object")
+        ],
+        "arguments-null": [error("GenericError", "QMP input member 'arguments' must be an object")],
+        "exec-oob-not-negotiated": [
+            error("GenericError", "QMP input member 'exec-oob' is unexpected")
+        ],
         "id-structured": [status("prelaunch", id={"a": [1, "x"]})],
         "id-null": [status("prelaunch", id=None)],
         # QEMU: "JSON parse error, missing : in object pair", "JSON parse error, duplicate key",
@@ -285,8 +357,11 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "<exit status>": 0,
     },
     "two-monitors": {
-        "greeting-0": GREETED, "greeting-1": GREETED, "greeting-2": GREETED,
-        "negotiate-0": [ok()], "negotiate-1": [ok()],
+        "greeting-0": GREETED,
+        "greeting-1": GREETED,
+        "greeting-2": GREETED,
+        "negotiate-0": [ok()],
+        "negotiate-1": [ok()],
         "cont-on-0": RESUMED,
         "resume-on-1": [event("RESUME")],
         # Events go only to monitors in command mode, and are not queued for later.
@@ -316,8 +391,9 @@ def check_wire(transcript: Transcript) -> None:
         for message in record["messages"]:
             if isinstance(message, dict) and "event" in message:
                 stamp = message.get("timestamp")
-                assert isinstance(stamp, dict) and set(stamp) == {"seconds", "microseconds"}, \
+                assert isinstance(stamp, dict) and set(stamp) == {"seconds", "microseconds"}, (
                     f"{where}: bad timestamp {stamp!r}"
+                )
                 assert isinstance(stamp["seconds"], int) and abs(stamp["seconds"] - now) < 3600
                 assert isinstance(stamp["microseconds"], int)
                 assert 0 <= stamp["microseconds"] < 1_000_000
@@ -347,8 +423,7 @@ def target(request: pytest.FixtureRequest) -> Target:
 def test_session(target: Target, session: Session) -> None:
     transcript = run_session(target, session)
     check_wire(transcript)
-    differences = diff_normalized(EXPECTED[session.name],
-                                  normalize_transcript(session, transcript))
+    differences = diff_normalized(EXPECTED[session.name], normalize_transcript(session, transcript))
     assert not differences, f"{target.name}, session {session.name}:\n" + "\n".join(differences)
 
 
@@ -361,8 +436,7 @@ def test_one_event_reaches_every_monitor_with_one_timestamp(target: Target) -> N
 def test_every_session_has_expectations() -> None:
     assert set(EXPECTED) == {session.name for session in SESSIONS}
     for session in SESSIONS:
-        steps = [step.name for step in session.steps] + (["<exit status>"] if session.exits
-                                                         else [])
+        steps = [step.name for step in session.steps] + (["<exit status>"] if session.exits else [])
         assert list(EXPECTED[session.name]) == steps, session.name
 
 
@@ -371,8 +445,9 @@ def test_qemu_is_7_2(qemu_binary: Path) -> None:
     greeting = transcript["steps"][0]["messages"][0]
     version = greeting["QMP"]["version"]["qemu"]
     assert (version["major"], version["minor"]) == (7, 2), greeting
-    query_version = next(record for record in transcript["steps"]
-                         if record["step"] == "query-version")
+    query_version = next(
+        record for record in transcript["steps"] if record["step"] == "query-version"
+    )
     assert query_version["messages"] == [{"return": greeting["QMP"]["version"]}]
 
 
@@ -384,8 +459,9 @@ def test_reference_transcripts_match_expectations() -> None:
     assert set(reference) == set(EXPECTED)
     for session in SESSIONS:
         check_wire_shape_only(reference[session.name])
-        differences = diff_normalized(EXPECTED[session.name],
-                                      normalize_transcript(session, reference[session.name]))
+        differences = diff_normalized(
+            EXPECTED[session.name], normalize_transcript(session, reference[session.name])
+        )
         assert not differences, f"recorded {session.name}:\n" + "\n".join(differences)
 
 
@@ -400,8 +476,9 @@ def test_pyqmp_machine_answers_as_qemu(qemu_binary: Path, session: Session) -> N
     """The same session, run live against QEMU 7.2 and against `pyqmp machine`, gives the
     same normalized transcript: error classes exactly, descs where clients depend on them,
     the shape of everything else (test_session also holds each to the written EXPECTED)."""
-    qemu = normalize_transcript(session, run_session(make_target("qemu", str(qemu_binary)),
-                                                     session))
+    qemu = normalize_transcript(
+        session, run_session(make_target("qemu", str(qemu_binary)), session)
+    )
     pyqmp = normalize_transcript(session, run_session(make_target("pyqmp"), session))
     differences = diff_normalized(qemu, pyqmp)
     assert not differences, f"session {session.name}, qemu vs pyqmp:\n" + "\n".join(differences)

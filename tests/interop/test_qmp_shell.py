@@ -61,8 +61,9 @@ class Terminal:
                 except OSError:
                     chunk = b""
                 if not chunk:
-                    raise AssertionError(f"{text!r} never appeared; the program ended:\n"
-                                         f"{self.screen[-2000:]!r}")
+                    raise AssertionError(
+                        f"{text!r} never appeared; the program ended:\n{self.screen[-2000:]!r}"
+                    )
                 self.screen += chunk
         return self.screen.decode(errors="replace")
 

@@ -21,31 +21,59 @@ def sample_schema() -> list[dict[str, Any]]:
         {"name": "null", "meta-type": "builtin", "json-type": "null"},
         {"name": "0", "meta-type": "object", "members": []},
         {"name": "ping", "meta-type": "command", "arg-type": "0", "ret-type": "0"},
-        {"name": "set-mode", "meta-type": "command", "arg-type": "1", "ret-type": "2",
-         "features": ["unstable"]},
-        {"name": "1", "meta-type": "object", "members": [
-            {"name": "id", "type": "str"},
-            {"name": "mode", "type": "3", "default": None},
-            {"name": "backup-mode", "type": "3", "default": None},
-            {"name": "count", "type": "int", "default": None, "features": ["deprecated"]},
-            {"name": "target", "type": "5", "default": None},
-        ]},
-        {"name": "3", "meta-type": "enum", "values": ["fast", "slow", "off"],
-         "members": [{"name": "fast"}, {"name": "slow", "features": ["deprecated"]},
-                     {"name": "off"}]},
-        {"name": "2", "meta-type": "object", "tag": "kind",
-         "members": [{"name": "kind", "type": "3"}],
-         "variants": [{"case": "fast", "type": "4"}, {"case": "slow", "type": "0"}]},
+        {
+            "name": "set-mode",
+            "meta-type": "command",
+            "arg-type": "1",
+            "ret-type": "2",
+            "features": ["unstable"],
+        },
+        {
+            "name": "1",
+            "meta-type": "object",
+            "members": [
+                {"name": "id", "type": "str"},
+                {"name": "mode", "type": "3", "default": None},
+                {"name": "backup-mode", "type": "3", "default": None},
+                {"name": "count", "type": "int", "default": None, "features": ["deprecated"]},
+                {"name": "target", "type": "5", "default": None},
+            ],
+        },
+        {
+            "name": "3",
+            "meta-type": "enum",
+            "values": ["fast", "slow", "off"],
+            "members": [
+                {"name": "fast"},
+                {"name": "slow", "features": ["deprecated"]},
+                {"name": "off"},
+            ],
+        },
+        {
+            "name": "2",
+            "meta-type": "object",
+            "tag": "kind",
+            "members": [{"name": "kind", "type": "3"}],
+            "variants": [{"case": "fast", "type": "4"}, {"case": "slow", "type": "0"}],
+        },
         {"name": "4", "meta-type": "object", "members": [{"name": "speeds", "type": "[int]"}]},
         {"name": "[int]", "meta-type": "array", "element-type": "int"},
-        {"name": "5", "meta-type": "alternate",
-         "members": [{"type": "str"}, {"type": "null"}, {"type": "[6]"}]},
+        {
+            "name": "5",
+            "meta-type": "alternate",
+            "members": [{"type": "str"}, {"type": "null"}, {"type": "[6]"}],
+        },
         {"name": "[6]", "meta-type": "array", "element-type": "6"},
         {"name": "6", "meta-type": "object", "members": [{"name": "node", "type": "str"}]},
         {"name": "MODE_CHANGED", "meta-type": "event", "arg-type": "7"},
         {"name": "7", "meta-type": "object", "members": [{"name": "mode", "type": "3"}]},
-        {"name": "yank", "meta-type": "command", "arg-type": "0", "ret-type": "0",
-         "allow-oob": True},
+        {
+            "name": "yank",
+            "meta-type": "command",
+            "arg-type": "0",
+            "ret-type": "0",
+            "allow-oob": True,
+        },
     ]
 
 
@@ -72,8 +100,10 @@ def test_identical_schemas_compare_equal() -> None:
 
 
 def test_masked_names_and_entry_order_do_not_matter() -> None:
-    renamed = rename_types(sample_schema(), {"0": "40", "1": "17", "2": "3", "3": "2",
-                                             "4": "99", "5": "6", "6": "5", "7": "8"})
+    renamed = rename_types(
+        sample_schema(),
+        {"0": "40", "1": "17", "2": "3", "3": "2", "4": "99", "5": "6", "6": "5", "7": "8"},
+    )
     assert compare_schema_infos(sample_schema(), list(reversed(renamed))) == []
 
 
@@ -82,8 +112,9 @@ def test_member_order_swap_is_reported() -> None:
         members = entries["1"]["members"]
         members[1], members[3] = members[3], members[1]
 
-    assert_reported(differences_after(edit), "command set-mode arg-type: members differ: "
-                                             "order differs")
+    assert_reported(
+        differences_after(edit), "command set-mode arg-type: members differ: order differs"
+    )
 
 
 def test_missing_member_is_reported() -> None:
@@ -100,10 +131,14 @@ def test_changed_default_is_reported() -> None:
     def change_default(entries: Entries) -> None:
         entries["1"]["members"][1]["default"] = 0
 
-    assert_reported(differences_after(drop_default),
-                    "arg-type .members[1] 'mode': 'default' present only on qemu")
-    assert_reported(differences_after(change_default),
-                    "arg-type .members[1] 'mode': default differs: qemu None, pyqmp 0")
+    assert_reported(
+        differences_after(drop_default),
+        "arg-type .members[1] 'mode': 'default' present only on qemu",
+    )
+    assert_reported(
+        differences_after(change_default),
+        "arg-type .members[1] 'mode': default differs: qemu None, pyqmp 0",
+    )
 
 
 def test_different_type_sharing_is_reported() -> None:
@@ -134,10 +169,14 @@ def test_missing_feature_is_reported() -> None:
     def on_enum_value(entries: Entries) -> None:
         del entries["3"]["members"][1]["features"]
 
-    assert_reported(differences_after(on_command), "command set-mode: 'features' present only "
-                                                   "on qemu", "features differ")
-    assert_reported(differences_after(on_member), "'count': features differ: only qemu has "
-                                                  "'deprecated'")
+    assert_reported(
+        differences_after(on_command),
+        "command set-mode: 'features' present only on qemu",
+        "features differ",
+    )
+    assert_reported(
+        differences_after(on_member), "'count': features differ: only qemu has 'deprecated'"
+    )
     assert_reported(differences_after(on_enum_value), ".members[1] 'slow': features differ")
 
 
@@ -145,8 +184,7 @@ def test_feature_order_is_significant() -> None:
     def edit(entries: Entries) -> None:
         entries["set-mode"]["features"] = ["deprecated", "unstable"]
 
-    base = changed(lambda entries: entries["set-mode"].update(features=["unstable",
-                                                                        "deprecated"]))
+    base = changed(lambda entries: entries["set-mode"].update(features=["unstable", "deprecated"]))
     assert_reported(compare_schema_infos(base, changed(edit)), "features differ: order differs")
 
 
@@ -155,8 +193,11 @@ def test_missing_enum_value_is_reported() -> None:
         entries["3"]["values"].remove("off")
         entries["3"]["members"].pop()
 
-    assert_reported(differences_after(edit), "values differ: only qemu has 'off'",
-                    "members differ: only qemu has 'off'")
+    assert_reported(
+        differences_after(edit),
+        "values differ: only qemu has 'off'",
+        "members differ: only qemu has 'off'",
+    )
 
 
 def test_missing_command_is_reported_once() -> None:
@@ -194,14 +235,19 @@ def test_changed_member_type_is_reported() -> None:
     def edit(entries: Entries) -> None:
         entries["1"]["members"][3]["type"] = "str"
 
-    assert_reported(differences_after(edit), ".members[3] 'count' .type: type differs: "
-                                             "qemu 'int', pyqmp 'str'")
+    assert_reported(
+        differences_after(edit), ".members[3] 'count' .type: type differs: qemu 'int', pyqmp 'str'"
+    )
 
 
 def test_changed_meta_type_is_reported() -> None:
     def edit(entries: Entries) -> None:
-        entries["6"] = {"name": "6", "meta-type": "enum", "values": ["node"],
-                        "members": [{"name": "node"}]}
+        entries["6"] = {
+            "name": "6",
+            "meta-type": "enum",
+            "values": ["node"],
+            "members": [{"name": "node"}],
+        }
 
     assert_reported(differences_after(edit), ".element-type: meta-type differs")
 
@@ -238,8 +284,7 @@ def test_changed_array_element_is_reported() -> None:
         entries["[int]"]["name"] = "[str]"
         entries["4"]["members"][0]["type"] = "[str]"
 
-    assert_reported(differences_after(edit), ".element-type: type differs: qemu 'int', "
-                                             "pyqmp 'str'")
+    assert_reported(differences_after(edit), ".element-type: type differs: qemu 'int', pyqmp 'str'")
 
 
 def test_misnamed_array_is_reported() -> None:
@@ -247,8 +292,9 @@ def test_misnamed_array_is_reported() -> None:
         entries["[6]"]["element-type"] = "60"
         entries["60"] = entries.pop("6") | {"name": "60"}
 
-    assert_reported(differences_after(edit), "pyqmp array '[6]' is not named after its "
-                                             "element-type '60'")
+    assert_reported(
+        differences_after(edit), "pyqmp array '[6]' is not named after its element-type '60'"
+    )
 
 
 def test_changed_builtin_is_reported() -> None:
@@ -262,51 +308,78 @@ def test_extra_unreached_entry_is_reported() -> None:
     def edit(entries: Entries) -> None:
         entries["77"] = {"name": "77", "meta-type": "object", "members": []}
 
-    assert_reported(differences_after(edit), "schema: 18 entries on qemu, 19 on pyqmp",
-                    "pyqmp entry '77': object is not reached")
+    assert_reported(
+        differences_after(edit),
+        "schema: 18 entries on qemu, 19 on pyqmp",
+        "pyqmp entry '77': object is not reached",
+    )
 
 
 def test_unreached_entries_alike_on_both_sides_are_accounted_for() -> None:
     # QEMU lists types used only under a false condition; a matching leftover is fine.
     def edit_left(entries: Entries) -> None:
-        entries["70"] = {"name": "70", "meta-type": "object",
-                         "members": [{"name": "grab", "type": "bool", "default": None}]}
-        entries["71"] = {"name": "71", "meta-type": "enum", "values": ["a"],
-                         "members": [{"name": "a"}]}
+        entries["70"] = {
+            "name": "70",
+            "meta-type": "object",
+            "members": [{"name": "grab", "type": "bool", "default": None}],
+        }
+        entries["71"] = {
+            "name": "71",
+            "meta-type": "enum",
+            "values": ["a"],
+            "members": [{"name": "a"}],
+        }
 
     def edit_right(entries: Entries) -> None:
-        entries["90"] = {"name": "90", "meta-type": "enum", "values": ["a"],
-                         "members": [{"name": "a"}]}
-        entries["80"] = {"name": "80", "meta-type": "object",
-                         "members": [{"name": "grab", "type": "bool", "default": None}]}
+        entries["90"] = {
+            "name": "90",
+            "meta-type": "enum",
+            "values": ["a"],
+            "members": [{"name": "a"}],
+        }
+        entries["80"] = {
+            "name": "80",
+            "meta-type": "object",
+            "members": [{"name": "grab", "type": "bool", "default": None}],
+        }
 
     assert compare_schema_infos(changed(edit_left), changed(edit_right)) == []
 
 
 def test_unreached_entries_that_differ_are_reported() -> None:
     def edit_left(entries: Entries) -> None:
-        entries["70"] = {"name": "70", "meta-type": "object",
-                         "members": [{"name": "grab", "type": "bool", "default": None}]}
+        entries["70"] = {
+            "name": "70",
+            "meta-type": "object",
+            "members": [{"name": "grab", "type": "bool", "default": None}],
+        }
 
     def edit_right(entries: Entries) -> None:
-        entries["80"] = {"name": "80", "meta-type": "object",
-                         "members": [{"name": "grab", "type": "bool"}]}
+        entries["80"] = {
+            "name": "80",
+            "meta-type": "object",
+            "members": [{"name": "grab", "type": "bool"}],
+        }
 
-    assert_reported(compare_schema_infos(changed(edit_left), changed(edit_right)),
-                    "left entry '70': object is not reached",
-                    "right entry '80': object is not reached")
+    assert_reported(
+        compare_schema_infos(changed(edit_left), changed(edit_right)),
+        "left entry '70': object is not reached",
+        "right entry '80': object is not reached",
+    )
 
 
 def test_duplicate_names_are_reported() -> None:
     schema = sample_schema()
-    assert_reported(compare_schema_infos(schema, [*schema, schema[0]]),
-                    "right entry 'str': name is not unique")
+    assert_reported(
+        compare_schema_infos(schema, [*schema, schema[0]]), "right entry 'str': name is not unique"
+    )
 
 
 def test_unmasked_type_names_must_match() -> None:
     renamed = rename_types(sample_schema(), {"3": "Mode"})
-    assert_reported(compare_schema_infos(sample_schema(), renamed),
-                    "type differs: left '3', right 'Mode'")
+    assert_reported(
+        compare_schema_infos(sample_schema(), renamed), "type differs: left '3', right 'Mode'"
+    )
 
 
 @pytest.mark.parametrize("key", ["json-type", "values", "element-type"])
@@ -314,5 +387,6 @@ def test_stray_key_is_reported(key: str) -> None:
     def edit(entries: Entries) -> None:
         entries["1"][key] = "x"
 
-    assert_reported(differences_after(edit), f"command set-mode arg-type: '{key}' present "
-                                             f"only on pyqmp")
+    assert_reported(
+        differences_after(edit), f"command set-mode arg-type: '{key}' present only on pyqmp"
+    )

@@ -50,7 +50,7 @@ def _stat_fields(pid: int) -> list[str] | None:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return text[text.rindex(")") + 2:].split()
+    return text[text.rindex(")") + 2 :].split()
 
 
 def process_state(pid: int) -> str | None:
@@ -178,21 +178,30 @@ class Monitor:
 class MachineProcess:
     """`pyqmp machine` with ``monitors`` unix monitors; use as a context manager."""
 
-    def __init__(self, *options: str, monitors: int = 4, guest_program: str | None = None
-                 ) -> None:
+    def __init__(
+        self,
+        *options: str,
+        monitors: int = 4,
+        guest_program: str | None = None,
+        monitor_options: list[str] | None = None,
+    ) -> None:
+        """``monitor_options[i]`` is appended to monitor i's address (``,read-only=on``)."""
         self._directory = tempfile.TemporaryDirectory(prefix="pyqmp-e2e-")
         self.directory = self._directory.name
-        self.sockets = [os.path.join(self.directory, f"qmp{index}.sock")
-                        for index in range(monitors)]
+        self.sockets = [
+            os.path.join(self.directory, f"qmp{index}.sock") for index in range(monitors)
+        ]
         if guest_program is None:
             argv = [sys.executable, "-m", "pyqmp", "machine", *options]
         else:
             argv = [sys.executable, "-c", SCRIPTED_GUEST_SHIM, guest_program, "machine", *options]
-        for path in self.sockets:
-            argv += ["--qmp", f"unix:{path}"]
+        suffixes = monitor_options or [""] * monitors
+        for path, suffix in zip(self.sockets, suffixes, strict=True):
+            argv += ["--qmp", f"unix:{path}{suffix}"]
         self._output = tempfile.TemporaryFile()  # noqa: SIM115 -- closed in close()
-        self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._output,
-                                        stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=self._output, stderr=subprocess.STDOUT
+        )
         self.pid = self.process.pid
         self.monitors: list[Monitor] = []
         self.guests_seen: dict[int, int | None] = {}  # pid -> start time

@@ -32,12 +32,14 @@ from typing import Any
 import pytest
 from machine_process import BALLOON, MachineProcess, Monitor, process_state
 
-from pyqmp.guest.driver import SLOW_DELAY
-
 RAM = 256 << 20
 UNSET_STAT = 2**64 - 1  # QEMU's guest-stats value for a statistic the guest never reported
-MEMORY_STATS = ("stat-free-memory", "stat-total-memory", "stat-available-memory",
-                "stat-disk-caches")
+MEMORY_STATS = (
+    "stat-free-memory",
+    "stat-total-memory",
+    "stat-available-memory",
+    "stat-disk-caches",
+)
 QUERIES = 2000
 QUERY_RUN_BOUND = 30.0  # seconds for all QUERIES
 QUERY_BOUND = 5.0  # seconds for any one of them
@@ -73,12 +75,17 @@ class QueryRun:
     failures: list[str] = field(default_factory=list)
 
     def replies(self, command: str) -> list[Any]:
-        return [reply["return"] for answers in self.answers
-                for name, _, reply in answers if name == command]
+        return [
+            reply["return"]
+            for answers in self.answers
+            for name, _, reply in answers
+            if name == command
+        ]
 
 
-def run_mixed_queries(machine: MachineProcess, count: int = QUERIES,
-                      mix: Requests = MIXED_QUERIES) -> QueryRun:
+def run_mixed_queries(
+    machine: MachineProcess, count: int = QUERIES, mix: Requests = MIXED_QUERIES
+) -> QueryRun:
     """``count`` requests from ``mix``, round-robin over the monitors, each monitor
     sequential in a thread of its own."""
     monitors = machine.monitors
@@ -96,8 +103,9 @@ def run_mixed_queries(machine: MachineProcess, count: int = QUERIES,
         except Exception as error:  # reported by the test, with the monitor's number
             failures.append(f"monitor {index}: {error!r}")
 
-    threads = [threading.Thread(target=work, args=(index,), daemon=True)
-               for index in range(len(monitors))]
+    threads = [
+        threading.Thread(target=work, args=(index,), daemon=True) for index in range(len(monitors))
+    ]
     begin = time.monotonic()
     for thread in threads:
         thread.start()
@@ -180,12 +188,14 @@ def checked_machine(*options: str) -> Iterator[MachineProcess]:
     finally:
         machine.close()
     assert not machine.surviving_guests, (
-        f"guest processes {machine.surviving_guests} outlived their killed machine")
+        f"guest processes {machine.surviving_guests} outlived their killed machine"
+    )
 
 
 def set_polling(monitor: Monitor, seconds: int) -> None:
-    monitor.value("qom-set", {"path": BALLOON, "property": "guest-stats-polling-interval",
-                              "value": seconds})
+    monitor.value(
+        "qom-set", {"path": BALLOON, "property": "guest-stats-polling-interval", "value": seconds}
+    )
 
 
 # -- each fault mode: 2,000 queries answered, and what the host made of the fault -----------
@@ -220,8 +230,11 @@ def test_garbage_at_start() -> None:
         assert_all_answered(run)
         wait_malformed_growth(first, before)
         for answers in run.answers:
-            counts = [reply["return"]["malformed-frames"] for name, _, reply in answers
-                      if name == "query-balloon-stats"]
+            counts = [
+                reply["return"]["malformed-frames"]
+                for name, _, reply in answers
+                if name == "query-balloon-stats"
+            ]
             assert counts == sorted(counts), "malformed-frames went down"
         assert balloon_stats(first)["driver"] == "absent"  # garbage is not a driver
 
@@ -255,8 +268,10 @@ def test_flood_at_run_time() -> None:
         assert_all_answered(run_mixed_queries(machine))
         cpu_before = machine.cpu_seconds()
         window_began = time.monotonic()
-        readers = [threading.Thread(target=monitor.collect_events, args=(CPU_WINDOW,),
-                                    daemon=True) for monitor in machine.monitors]
+        readers = [
+            threading.Thread(target=monitor.collect_events, args=(CPU_WINDOW,), daemon=True)
+            for monitor in machine.monitors
+        ]
         for reader in readers:
             reader.start()
         for reader in readers:
@@ -265,11 +280,13 @@ def test_flood_at_run_time() -> None:
         assert cpu_share < CPU_BOUND, f"the machine used {cpu_share:.0%} of a core"
         span = time.monotonic() - flood_began
         for index, monitor in enumerate(machine.monitors):
-            updates = [at for at in monitor.event_times("BALLOON_STATS_UPDATE")
-                       if at >= flood_began]
+            updates = [
+                at for at in monitor.event_times("BALLOON_STATS_UPDATE") if at >= flood_began
+            ]
             assert updates, f"monitor {index}: no BALLOON_STATS_UPDATE during the flood"
             assert len(updates) <= span + 2, (
-                f"monitor {index}: {len(updates)} BALLOON_STATS_UPDATE in {span:.1f} s")
+                f"monitor {index}: {len(updates)} BALLOON_STATS_UPDATE in {span:.1f} s"
+            )
         assert balloon_stats(machine.monitors[0])["driver"] == "ready"
 
 
@@ -312,8 +329,11 @@ def test_slow_at_run_time() -> None:
         assert_all_answered(run_mixed_queries(machine))
         # Stop polling and let the answers already on their way arrive, then ask once.
         set_polling(first, 0)
-        time.sleep(SLOW_DELAY + 0.5)
-        assert not balloon_stats(first)["request-outstanding"]
+        wait_for(
+            lambda: not balloon_stats(first)["request-outstanding"],
+            SLOW_LATEST,
+            "the answers already on their way",
+        )
         last_update = balloon_stats(first).get("last-update", 0)
         first.value("balloon-stats-refresh")
         asked = time.monotonic()
@@ -321,7 +341,9 @@ def test_slow_at_run_time() -> None:
         assert stats["request-outstanding"] is True
         arrived = wait_for(
             lambda: balloon_stats(first).get("last-update", 0) > last_update and time.monotonic(),
-            SLOW_LATEST, "the slow guest's stats")
+            SLOW_LATEST,
+            "the slow guest's stats",
+        )
         assert arrived - asked > SLOW_EARLIEST, f"stats came {arrived - asked:.2f} s after"
         assert balloon_stats(first)["request-outstanding"] is False
 
@@ -337,14 +359,20 @@ def test_lie_at_run_time_leaves_no_stale_stats() -> None:
     with checked_machine("-m", "256M") as machine:
         first = machine.monitors[0]
         set_polling(first, 1)
-        honest = wait_for(lambda: balloon_stats(first).get("last-update") and balloon_stats(first),
-                          READY_TIMEOUT, "honest stats")
+        honest = wait_for(
+            lambda: balloon_stats(first).get("last-update") and balloon_stats(first),
+            READY_TIMEOUT,
+            "honest stats",
+        )
         assert all(name in honest["stats"] for name in MEMORY_STATS), honest
         malformed = honest["malformed-frames"]
         first.value("x-guest-fault", {"mode": "lie"})
         first.value("balloon-stats-refresh")
-        wait_for(lambda: balloon_stats(first)["malformed-frames"] >= malformed + 4, 10.0,
-                 "a lying stats report (4 impossible memory values dropped)")
+        wait_for(
+            lambda: balloon_stats(first)["malformed-frames"] >= malformed + 4,
+            10.0,
+            "a lying stats report (4 impossible memory values dropped)",
+        )
         after = balloon_stats(first)
         guest_stats = first.value("qom-get", {"path": BALLOON, "property": "guest-stats"})
         assert after["last-update"] >= honest["last-update"]
@@ -352,9 +380,9 @@ def test_lie_at_run_time_leaves_no_stale_stats() -> None:
         assert not stale, (
             f"query-balloon-stats shows {stale} with last-update {after['last-update']}, but "
             f"the guest's report then had no valid memory stats: these are left over from an "
-            f"earlier report (an honest one came at {honest['last-update']})")
-        assert all(guest_stats["stats"][name] == UNSET_STAT for name in MEMORY_STATS), (
-            guest_stats)
+            f"earlier report (an honest one came at {honest['last-update']})"
+        )
+        assert all(guest_stats["stats"][name] == UNSET_STAT for name in MEMORY_STATS), guest_stats
 
 
 SCRIPTED_BURST = 250  # stats frames sent at once, ahead of the balloon report
@@ -385,22 +413,29 @@ def test_burst_of_stats_does_not_lose_the_balloon_level(tmp_path: Path) -> None:
     reports one, which a guest at its target never does (with the real flood mode this
     happens to about one balloon change in three)."""
     program = tmp_path / "scripted_guest"
-    program.write_text(SCRIPTED_GUEST.format(python=sys.executable, burst=SCRIPTED_BURST,
-                                             balloon=SCRIPTED_BALLOON_PAGES))
+    program.write_text(
+        SCRIPTED_GUEST.format(
+            python=sys.executable, burst=SCRIPTED_BURST, balloon=SCRIPTED_BALLOON_PAGES
+        )
+    )
     program.chmod(0o755)
     with MachineProcess("-m", "256M", monitors=1, guest_program=str(program)) as machine:
         first = machine.monitors[0]
         wait_driver(first, "ready")
         expected = RAM - SCRIPTED_BALLOON_PAGES * 4096
         try:
-            wait_for(lambda: first.value("query-balloon")["actual"] == expected, 5.0,
-                     "the balloon level reported after the burst")
+            wait_for(
+                lambda: first.value("query-balloon")["actual"] == expected,
+                5.0,
+                "the balloon level reported after the burst",
+            )
         except AssertionError:
             stats = balloon_stats(first)
             raise AssertionError(
                 f"query-balloon actual stays {stats['actual']}, the guest reported {expected} "
                 f"(after {SCRIPTED_BURST} stats frames in one write); malformed-frames "
-                f"{stats['malformed-frames']}") from None
+                f"{stats['malformed-frames']}"
+            ) from None
     assert not machine.surviving_guests
 
 
@@ -418,4 +453,5 @@ def test_guest_exits_when_machine_is_killed(state: str) -> None:
             machine.monitors[0].value("stop")
             wait_for(lambda: process_state(guest) == "T", 5.0, "the guest is stopped")
     assert not machine.surviving_guests, (
-        f"guest {machine.surviving_guests} outlived its killed machine (guest was {state})")
+        f"guest {machine.surviving_guests} outlived its killed machine (guest was {state})"
+    )

@@ -118,9 +118,20 @@ def machine(*options: str) -> Iterator[Machine]:
     with tempfile.TemporaryDirectory() as directory:
         path = os.path.join(directory, "qmp.sock")
         process = subprocess.Popen(
-            [sys.executable, "-m", "pyqmp", "machine", "-m", f"{RAM >> 20}M", *options,
-             "--qmp", f"unix:{path}"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "pyqmp",
+                "machine",
+                "-m",
+                f"{RAM >> 20}M",
+                *options,
+                "--qmp",
+                f"unix:{path}",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             wait_until(lambda: os.path.exists(path), "the monitor socket")
@@ -132,8 +143,12 @@ def machine(*options: str) -> Iterator[Machine]:
             process.wait(timeout=10)
         # the guest watches its parent: it must not outlive the machine
         for pid in guests:
-            wait_until(lambda pid=pid: not Path(f"/proc/{pid}").exists()
-                       or proc_status(pid, "State").startswith("Z"), f"guest {pid} to exit")
+            wait_until(
+                lambda pid=pid: (
+                    not Path(f"/proc/{pid}").exists() or proc_status(pid, "State").startswith("Z")
+                ),
+                f"guest {pid} to exit",
+            )
 
 
 def test_balloon_moves_the_guest_process_rss() -> None:
@@ -161,14 +176,18 @@ def test_stop_freezes_the_guest_and_queries_still_answer() -> None:
         qmp.execute("stop")
         wait_until(lambda: proc_status(pid, "State").startswith("T"), "guest state T")
         frozen_at = qmp.execute("qom-get", path=BALLOON, property="guest-stats")["last-update"]
-        time.sleep(2.5)  # two polling periods with a frozen guest
+        # the host asks again at the next polling period, and the frozen guest cannot answer
+        stats = wait_until(
+            lambda: (s := qmp.execute("query-balloon-stats"))["request-outstanding"] and s,
+            "a stats request outstanding",
+        )
         assert qmp.execute("query-balloon")["actual"] == RAM
-        stats = qmp.execute("query-balloon-stats")
         assert stats["driver"] == "frozen"
         assert stats["last-update"] == frozen_at  # stats stopped updating
         assert stats["request-outstanding"] is True  # asked, no answer: the client can tell
-        assert qmp.execute("qom-get", path=BALLOON, property="guest-stats")[
-            "last-update"] == frozen_at
+        assert (
+            qmp.execute("qom-get", path=BALLOON, property="guest-stats")["last-update"] == frozen_at
+        )
         qmp.events = [event for event in qmp.events if event["event"] != "BALLOON_STATS_UPDATE"]
         qmp.execute("cont")
         wait_until(lambda: proc_status(pid, "State")[0] in "RS", "guest running again")

@@ -19,8 +19,12 @@ from pyqmp.machine.guest_link import GuestEvents, GuestLink
 from pyqmp.machine.machine import Machine, MachineConfig
 
 RAM = 64 << 20
-MEMORY_STATS = ("stat-free-memory", "stat-total-memory", "stat-available-memory",
-                "stat-disk-caches")
+MEMORY_STATS = (
+    "stat-free-memory",
+    "stat-total-memory",
+    "stat-available-memory",
+    "stat-disk-caches",
+)
 
 
 class StubLoop:
@@ -52,8 +56,7 @@ def make_link() -> tuple[GuestLink, Machine, list[tuple[str, Any]]]:
     link = GuestLink(
         StubLoop(),  # type: ignore[arg-type]
         RAM,
-        GuestEvents(machine.guest_ready, machine.guest_actual, machine.guest_stats,
-                    machine.guest_exited),
+        GuestEvents(machine.guest_actual, machine.guest_stats, machine.guest_exited),
     )
     return link, machine, sent
 
@@ -66,13 +69,18 @@ u64 = st.integers(min_value=0, max_value=2**64 - 1)
 frames = st.one_of(
     st.builds(channel.encode_actual, u64),
     st.builds(channel.encode_ready, u64),
-    st.builds(channel.encode_stats,
-              st.lists(st.tuples(st.integers(0, 2**16 - 1), u64), max_size=16)),
+    st.builds(
+        channel.encode_stats, st.lists(st.tuples(st.integers(0, 2**16 - 1), u64), max_size=16)
+    ),
     st.binary(max_size=64),  # garbage
-    st.builds(lambda f, cut: f[:cut], st.builds(channel.encode_actual, u64),
-              st.integers(0, 15)),  # truncated
-    st.builds(lambda t, p: channel.MAGIC_BYTES + bytes([t, 0]) + len(p).to_bytes(4, "little")
-              + p, st.integers(0, 255), st.binary(max_size=40)),  # any type, any payload
+    st.builds(
+        lambda f, cut: f[:cut], st.builds(channel.encode_actual, u64), st.integers(0, 15)
+    ),  # truncated
+    st.builds(
+        lambda t, p: channel.MAGIC_BYTES + bytes([t, 0]) + len(p).to_bytes(4, "little") + p,
+        st.integers(0, 255),
+        st.binary(max_size=40),
+    ),  # any type, any payload
 )
 
 
@@ -82,7 +90,7 @@ def test_hostile_guest_bytes_never_hurt_the_host(chunks: list[bytes], split: int
     link, machine, _ = make_link()
     data = b"".join(chunks)
     for start in range(0, len(data), split):
-        feed(link, data[start:start + split])
+        feed(link, data[start : start + split])
     device = machine.balloon_device
     assert device is not None
     assert 0 <= device.actual <= RAM

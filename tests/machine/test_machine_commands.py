@@ -113,9 +113,16 @@ def test_qom_paths_and_properties() -> None:
     stats = machine.qom_get(path=BALLOON, property="guest-stats")
     assert stats["last-update"] == 0
     assert set(stats["stats"]) == {
-        "stat-swap-in", "stat-swap-out", "stat-major-faults", "stat-minor-faults",
-        "stat-free-memory", "stat-total-memory", "stat-available-memory",
-        "stat-disk-caches", "stat-htlb-pgalloc", "stat-htlb-pgfail",
+        "stat-swap-in",
+        "stat-swap-out",
+        "stat-major-faults",
+        "stat-minor-faults",
+        "stat-free-memory",
+        "stat-total-memory",
+        "stat-available-memory",
+        "stat-disk-caches",
+        "stat-htlb-pgalloc",
+        "stat-htlb-pgfail",
     }
     assert set(stats["stats"].values()) == {2**64 - 1}
     machine.qom_set(path=BALLOON, property="guest-stats-polling-interval", value=2)
@@ -127,16 +134,24 @@ def test_qom_paths_and_properties() -> None:
     [
         ("/machine/nope", "type", None, "DeviceNotFound", "Device '/machine/nope' not found"),
         (BALLOON, "nope", None, "GenericError", "Property 'virtio-balloon-pci.nope' not found"),
-        (BALLOON, "guest-stats-polling-interval", -1, "GenericError",
-         "timer value must be greater than zero"),
+        (
+            BALLOON,
+            "guest-stats-polling-interval",
+            -1,
+            "GenericError",
+            "timer value must be greater than zero",
+        ),
         (BALLOON, "guest-stats-polling-interval", 2**32, "GenericError", "timer value is too big"),
-        (BALLOON, "guest-stats-polling-interval", "x", "GenericError",
-         "Invalid parameter type for 'guest-stats-polling-interval', expected: integer"),
+        (
+            BALLOON,
+            "guest-stats-polling-interval",
+            "x",
+            "GenericError",
+            "Invalid parameter type for 'guest-stats-polling-interval', expected: integer",
+        ),
     ],
 )
-def test_qom_errors_as_qemu(
-    path: str, prop: str, value: Any, error_class: str, desc: str
-) -> None:
+def test_qom_errors_as_qemu(path: str, prop: str, value: Any, error_class: str, desc: str) -> None:
     machine, _ = make()
     with pytest.raises(CommandError) as error:
         if value is None:

@@ -37,7 +37,9 @@ SENTINEL = b'\xff\n{"execute": "qmp_capabilities", "id": "' + SENTINEL_ID.encode
 # What the fake registry answers, chosen to be what QEMU -M none -S answers, so that
 # replies of these commands can be compared too.
 QUERY_STATUS_RESULT: dict[str, JSONValue] = {
-    "status": "prelaunch", "singlestep": False, "running": False,
+    "status": "prelaunch",
+    "singlestep": False,
+    "running": False,
 }
 FAKE_COMMANDS: dict[str, tuple[bool, JSONValue]] = {
     # name: (allows OOB, result)
@@ -53,10 +55,19 @@ def qemu_qmp_socket(binary: Path | str) -> Iterator[str]:
         path = os.path.join(directory, "q.sock")
         process = subprocess.Popen(
             [
-                str(binary), "-M", "none", "-S", "-nodefaults", "-display", "none",
-                "-qmp", f"unix:{path},server=on,wait=off",
+                str(binary),
+                "-M",
+                "none",
+                "-S",
+                "-nodefaults",
+                "-display",
+                "none",
+                "-qmp",
+                f"unix:{path},server=on,wait=off",
             ],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         try:
             deadline = time.monotonic() + STARTUP_TIMEOUT

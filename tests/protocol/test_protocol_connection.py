@@ -13,11 +13,15 @@ from pyqmp.protocol import (
     PAUSED,
     TRANSITIONS,
     CommandRequest,
+    EventTimestamp,
     Limits,
     LocalProtocolError,
+    Outcome,
+    Refusal,
     ServerConnection,
     State,
     Trigger,
+    encode_event,
 )
 
 VERSION = {"qemu": {"major": 7, "minor": 2, "micro": 0}, "package": ""}
@@ -58,9 +62,11 @@ def lines(data: bytes) -> list[dict[str, object]]:
 # -- the state table ---------------------------------------------------------------------
 
 
-def in_state(state: State) -> tuple[ServerConnection, CommandRequest | None]:
+def in_state(
+    state: State, offer_oob: bool = True
+) -> tuple[ServerConnection, CommandRequest | None]:
     """A connection in ``state`` and, where one can exist, a request awaiting a reply."""
-    conn = connection()
+    conn = connection(offer_oob=offer_oob or state is State.CLOSED)
     if state is State.AWAITING_GREETING:
         return conn, None
     conn.greeting()
@@ -101,6 +107,10 @@ def perform(conn: ServerConnection, trigger: Trigger, pending: CommandRequest | 
         conn.reply_return(pending, {})
     if trigger is Trigger.CAPABILITIES:
         conn.receive_data(b'{"execute": "qmp_capabilities", "id": 2}')
+    elif trigger is Trigger.UNOFFERED_CAPABILITIES:  # (the connection offers none)
+        conn.receive_data(
+            b'{"execute": "qmp_capabilities", "arguments": {"enable": ["oob"]}, "id": 2}'
+        )
     elif trigger is Trigger.COMMAND:
         conn.receive_data(b'{"execute": "query-status", "id": 3}')
     else:
@@ -115,26 +125,38 @@ def perform(conn: ServerConnection, trigger: Trigger, pending: CommandRequest | 
     ids=[f"{state.name}-{trigger.name}" for state, trigger in itertools.product(State, Trigger)],
 )
 def test_transition(state: State, trigger: Trigger) -> None:
-    conn, pending = in_state(state)
+    conn, pending = in_state(state, offer_oob=trigger is not Trigger.UNOFFERED_CAPABILITIES)
     entry = TRANSITIONS.get((state, trigger))
     if entry is None:
         # Not in the table: the application cannot make it happen.
         with pytest.raises(LocalProtocolError):
             perform(conn, trigger, pending)
         return
-    next_state, refusal = entry
+    next_state, outcome = entry
     sent = perform(conn, trigger, pending)
     assert conn.state is next_state
-    if refusal is not None:
+    if isinstance(outcome, Refusal):
         (answer,) = lines(sent)
-        assert answer["error"] == {"class": refusal.error_class, "desc": refusal.desc}
+        desc = outcome.describe("oob")  # what the unoffered request asked for
+        assert answer["error"] == {"class": outcome.error_class, "desc": desc}
         assert "id" in answer  # these refusals echo the request's id
+    elif outcome is Outcome.DROP:
+        assert sent == b""  # nobody would read it
+    elif trigger is Trigger.SEND_EVENT:
+        assert lines(sent)[-1]["event"] == "EVENT"
+    elif trigger is Trigger.CAPABILITIES:
+        assert lines(sent) == [{"return": {}, "id": 2}]
 
 
 def test_table_is_small_and_total_for_client_requests() -> None:
     assert len(TRANSITIONS) < 30
     for state in (State.NEGOTIATING, State.COMMAND_MODE):
-        for trigger in (Trigger.CAPABILITIES, Trigger.COMMAND, Trigger.END_OF_INPUT):
+        for trigger in (
+            Trigger.CAPABILITIES,
+            Trigger.UNOFFERED_CAPABILITIES,
+            Trigger.COMMAND,
+            Trigger.END_OF_INPUT,
+        ):
             assert (state, trigger) in TRANSITIONS
 
 
@@ -171,13 +193,16 @@ def test_negotiating_twice() -> None:
     )
 
 
-@pytest.mark.parametrize(("arguments", "desc"), [
-    ('{"enable": ["foo"]}', "Parameter 'null' does not accept value 'foo'"),
-    ('{"enable": "oob"}', "Invalid parameter type for 'enable', expected: array"),
-    ('{"enable": [true]}', "Invalid parameter type for 'enable[0]', expected: string"),
-    ('{"foo": 1}', "Parameter 'foo' is unexpected"),
-    ('{"foo": 1, "bar": 2}', "Parameter 'bar' is unexpected"),
-])
+@pytest.mark.parametrize(
+    ("arguments", "desc"),
+    [
+        ('{"enable": ["foo"]}', "Parameter 'null' does not accept value 'foo'"),
+        ('{"enable": "oob"}', "Invalid parameter type for 'enable', expected: array"),
+        ('{"enable": [true]}', "Invalid parameter type for 'enable[0]', expected: string"),
+        ('{"foo": 1}', "Parameter 'foo' is unexpected"),
+        ('{"foo": 1, "bar": 2}', "Parameter 'bar' is unexpected"),
+    ],
+)
 def test_bad_capabilities_arguments(arguments: str, desc: str) -> None:
     conn = connection()
     conn.greeting()
@@ -213,6 +238,21 @@ def test_events_only_after_negotiation() -> None:
     )
 
 
+def test_an_encoded_event_follows_the_same_table() -> None:
+    message = encode_event("STOP", None, EventTimestamp(1, 5))
+    conn = connection()
+    assert conn.encoded_event(message) == b""
+    conn.greeting()
+    assert conn.encoded_event(message) == b""
+    conn.receive_data(NEG)
+    conn.next_event()
+    assert conn.encoded_event(message) == b'{"return": {}}\r\n' + message
+    assert conn.encoded_event(message) == conn.event("STOP", None, EventTimestamp(1, 5))
+    conn.receive_data(b"")
+    assert conn.next_event() is CONNECTION_CLOSED
+    assert conn.encoded_event(message) == b""
+
+
 # -- requests and replies ------------------------------------------------------------------
 
 
@@ -220,7 +260,11 @@ def test_query_status_round_trip() -> None:
     conn = negotiated()
     event = request(conn, b'{"execute": "query-status", "id": 1}')
     assert (event.name, event.arguments, event.id, event.has_id, event.oob) == (
-        "query-status", {}, 1, True, False,
+        "query-status",
+        {},
+        1,
+        True,
+        False,
     )
     assert conn.reply_return(event, {"status": "running"}) == (
         b'{"return": {"status":"running"}, "id": 1}\r\n'
@@ -288,15 +332,24 @@ def test_in_band_replies_keep_request_order() -> None:
 
 def test_oob_overtakes_in_band() -> None:
     conn = negotiated(NEG_OOB)
-    conn.receive_data(b'{"execute": "query-status", "id": 1}{"exec-oob": "query-yank", "id": 2}'
-                      b'{"exec-oob": "query-status", "id": 3}')
+    conn.receive_data(
+        b'{"execute": "query-status", "id": 1}{"exec-oob": "query-yank", "id": 2}'
+        b'{"exec-oob": "query-status", "id": 3}'
+    )
     in_band = conn.next_event()
     oob = conn.next_event()
     assert isinstance(in_band, CommandRequest) and isinstance(oob, CommandRequest) and oob.oob
     assert conn.next_event() is NEED_DATA
     # The refusal of id 3 is an OOB answer: it goes at once.
-    assert lines(conn.data_to_send()) == [{"id": 3, "error": {
-        "class": "GenericError", "desc": "The command query-status does not support OOB"}}]
+    assert lines(conn.data_to_send()) == [
+        {
+            "id": 3,
+            "error": {
+                "class": "GenericError",
+                "desc": "The command query-status does not support OOB",
+            },
+        }
+    ]
     assert lines(conn.reply_return(oob, [])) == [{"return": [], "id": 2}]
     assert lines(conn.reply_return(in_band, {})) == [{"return": {}, "id": 1}]
 
@@ -305,8 +358,12 @@ def test_exec_oob_without_oob() -> None:
     conn = negotiated()
     conn.receive_data(b'{"exec-oob": "query-yank", "id": 7}')
     assert conn.next_event() is NEED_DATA
-    assert lines(conn.data_to_send()) == [{"id": 7, "error": {
-        "class": "GenericError", "desc": "QMP input member 'exec-oob' is unexpected"}}]
+    assert lines(conn.data_to_send()) == [
+        {
+            "id": 7,
+            "error": {"class": "GenericError", "desc": "QMP input member 'exec-oob' is unexpected"},
+        }
+    ]
 
 
 def test_one_in_band_request_at_a_time_without_oob() -> None:
@@ -387,9 +444,7 @@ def test_package_docstring_example() -> None:
 
     source = pyqmp.protocol.__doc__
     assert source is not None
-    example = "\n".join(
-        line[4:] for line in source.split("::", 1)[1].split("\n\n")[1].splitlines()
-    )
+    example = "\n".join(line[4:] for line in source.split("::", 1)[1].split("\n\n")[1].splitlines())
     namespace: dict[str, object] = {}
     exec(example, vars(pyqmp.protocol) | namespace, namespace)
     assert namespace["wire"].endswith(  # type: ignore[attr-defined]

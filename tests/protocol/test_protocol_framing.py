@@ -45,7 +45,10 @@ def test_one_message() -> None:
 
 def test_messages_sharing_a_chunk() -> None:
     assert frame(b'{"a": 1}{"b": 2}\n{"c": 3} {"d": [4]}') == [
-        {"a": 1}, {"b": 2}, {"c": 3}, {"d": [4]},
+        {"a": 1},
+        {"b": 2},
+        {"c": 3},
+        {"d": [4]},
     ]
 
 
@@ -87,12 +90,12 @@ def test_a_closer_ends_a_message_early() -> None:
 
 
 def test_single_quoted_strings() -> None:
-    assert frame(b"{'execute': 'it\\'s \"quoted\"'}") == [{"execute": "it's \"quoted\""}]
+    assert frame(b"{'execute': 'it\\'s \"quoted\"'}") == [{"execute": 'it\'s "quoted"'}]
 
 
 def test_escapes() -> None:
     data = b'["\\\'", "\\u00e9", "\\ud83d\\ude00", "\\u0000", "\\/\\b\\f\\n\\r\\t\\"\\\\"]'
-    assert frame(data) == [["'", "\u00e9", "\U0001f600", "\x00", "/\b\f\n\r\t\"\\"]]
+    assert frame(data) == [["'", "\u00e9", "\U0001f600", "\x00", '/\b\f\n\r\t"\\']]
 
 
 def test_modified_utf8_nul() -> None:
@@ -142,8 +145,13 @@ def test_an_error_drops_the_message_in_progress() -> None:
     # What follows the error is lexed afresh: the closers and separators are errors of
     # their own, and "b" and 2 are messages.
     assert frame(b'{"a": [1, @], "b": 2}') == [
-        parse_err("stray '@'"), parse_err("expecting value"), parse_err("expecting value"),
-        "b", parse_err("expecting value"), 2, parse_err("expecting value"),
+        parse_err("stray '@'"),
+        parse_err("expecting value"),
+        parse_err("expecting value"),
+        "b",
+        parse_err("expecting value"),
+        2,
+        parse_err("expecting value"),
     ]
 
 
@@ -186,8 +194,11 @@ def test_nesting_limit() -> None:
 def test_token_size_limit_in_one_token() -> None:
     items = frame(b'"' + b"a" * 70 + b'"\n', SMALL)
     # 65 bytes is one past the limit: the rest lexes afresh ('aaaaaa' then a string '"\n').
-    assert items == [err(TOKEN_SIZE_EXCEEDED), parse_err("invalid keyword 'aaaaaa'"),
-                     parse_err("stray '\"\n'")]
+    assert items == [
+        err(TOKEN_SIZE_EXCEEDED),
+        parse_err("invalid keyword 'aaaaaa'"),
+        parse_err("stray '\"\n'"),
+    ]
 
 
 def test_token_size_limit_in_one_message() -> None:
@@ -205,8 +216,11 @@ def test_token_count_limit() -> None:
 def test_qemus_token_size_limit() -> None:
     # As QEMU 7.2 answered (checked by test_protocol_vs_qemu.py, PYQMP_SLOW_TESTS=1).
     items = frame(b'{"execute": "' + b"a" * ((64 << 20) + 10) + b'"}\n')
-    assert items == [err(TOKEN_SIZE_EXCEEDED), parse_err("invalid keyword 'aaaaaaaaaa'"),
-                     parse_err("stray '\"}\n'")]
+    assert items == [
+        err(TOKEN_SIZE_EXCEEDED),
+        parse_err("invalid keyword 'aaaaaaaaaa'"),
+        parse_err("stray '\"}\n'"),
+    ]
 
 
 def test_qemus_token_count_limit() -> None:
@@ -247,10 +261,12 @@ texts = st.text(
     max_size=20,
 )
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**70), 2**70)
-    | st.floats(allow_nan=False, allow_infinity=False) | texts,
-    lambda children: st.lists(children, max_size=5)
-    | st.dictionaries(texts, children, max_size=5),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | texts,
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(texts, children, max_size=5),
     max_leaves=20,
 )
 
@@ -271,9 +287,7 @@ def _as_qemu_reads(value: object) -> object:
         return {key: _as_qemu_reads(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_as_qemu_reads(item) for item in value]
-    if isinstance(value, int) and not isinstance(value, bool) and not (
-        -(2**63) <= value < 2**64
-    ):
+    if isinstance(value, int) and not isinstance(value, bool) and not (-(2**63) <= value < 2**64):
         return float(value)
     return value
 
@@ -288,9 +302,15 @@ def _spellings(value: object, style: int) -> bytes:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    st.lists(st.tuples(st.dictionaries(texts, json_values, max_size=4),
-                       st.integers(0, 2), st.sampled_from([b"", b"\n", b" ", b"\r\n", b"\t"])),
-             min_size=1, max_size=6),
+    st.lists(
+        st.tuples(
+            st.dictionaries(texts, json_values, max_size=4),
+            st.integers(0, 2),
+            st.sampled_from([b"", b"\n", b" ", b"\r\n", b"\t"]),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
     st.lists(st.integers(0, 10_000), max_size=8),
 )
 def test_any_split_of_valid_messages_gives_the_messages(
@@ -303,12 +323,47 @@ def test_any_split_of_valid_messages_gives_the_messages(
 
 
 tricky_bytes = st.lists(
-    st.sampled_from([
-        b"{", b"}", b"[", b"]", b":", b",", b'"', b"'", b"\\", b"u", b"00e9", b"d83d", b"\\u",
-        b"1", b"0", b"-", b".", b"e", b"+", b"true", b"nul", b"x", b" ", b"\n", b"\t",
-        b"\x00", b"\x01", b"\xff", b"\xfe", b"\xc3\xa9", b"\xc0\x80", b"\xc0", b"\xef\xbf\xbf",
-        b'"execute"', b'"id"', b"'a'", b"\x7f",
-    ]),
+    st.sampled_from(
+        [
+            b"{",
+            b"}",
+            b"[",
+            b"]",
+            b":",
+            b",",
+            b'"',
+            b"'",
+            b"\\",
+            b"u",
+            b"00e9",
+            b"d83d",
+            b"\\u",
+            b"1",
+            b"0",
+            b"-",
+            b".",
+            b"e",
+            b"+",
+            b"true",
+            b"nul",
+            b"x",
+            b" ",
+            b"\n",
+            b"\t",
+            b"\x00",
+            b"\x01",
+            b"\xff",
+            b"\xfe",
+            b"\xc3\xa9",
+            b"\xc0\x80",
+            b"\xc0",
+            b"\xef\xbf\xbf",
+            b'"execute"',
+            b'"id"',
+            b"'a'",
+            b"\x7f",
+        ]
+    ),
     max_size=40,
 ).map(b"".join)
 
@@ -328,15 +383,17 @@ def test_random_bytes_give_items_and_stay_within_limits(chunks: list[bytes]) -> 
     streamer = JSONStreamer(SMALL)
     for chunk in chunks:
         for item in streamer.feed(chunk):
-            assert isinstance(item, FrameError) or item is None or isinstance(
-                item, dict | list | str | int | float
+            assert (
+                isinstance(item, FrameError)
+                or item is None
+                or isinstance(item, dict | list | str | int | float)
             )
         assert streamer.buffered <= SMALL.buffer_bound()
 
 
 def test_oracle_agrees_on_long_random_streams() -> None:
     rng = random.Random(1)
-    alphabet = b'{}[]:,"\'\\u0123456789abcdefnrtu-+.eE \n\t\x00\x01\xff\xc3\xa9'
+    alphabet = b"{}[]:,\"'\\u0123456789abcdefnrtu-+.eE \n\t\x00\x01\xff\xc3\xa9"
     for _ in range(30):
         data = bytes(rng.choice(alphabet) for _ in range(2000))
         expected = OracleStreamer(SMALL).feed(data)
@@ -345,10 +402,17 @@ def test_oracle_agrees_on_long_random_streams() -> None:
         assert frame_chunks(chunks, SMALL) == expected
 
 
-@pytest.mark.parametrize("data", [
-    b'{"a": [1, 2, {"b": null}]}', b"{'a': 'b'}", b'{"a": "\\u0041"}', b'[{"a": 1}]',
-    b'{"a": 1, "a": 2}', b'{"a": "x:y", "b": "\xc3\xa9"}',
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"a": [1, 2, {"b": null}]}',
+        b"{'a': 'b'}",
+        b'{"a": "\\u0041"}',
+        b'[{"a": 1}]',
+        b'{"a": 1, "a": 2}',
+        b'{"a": "x:y", "b": "\xc3\xa9"}',
+    ],
+)
 def test_fast_and_exact_paths_agree(data: bytes) -> None:
     fast = frame(data)
     exact = OracleStreamer().feed(data + b" ")

@@ -41,7 +41,10 @@ def test_script_runs_without_atheris(tmp_path: Path) -> None:
     (tmp_path / "input").write_bytes(b'{"execute": "qmp_capabilities"}{"a": 1, "a": 2}')
     result = subprocess.run(
         [sys.executable, str(FUZZ_SCRIPT), str(tmp_path / "input")],
-        capture_output=True, text=True, check=False, timeout=60,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [f"{tmp_path / 'input'}: 2 items"]

@@ -24,7 +24,11 @@ def test_plain_request() -> None:
     request = parse_request({"execute": "query-status"}, False)
     assert isinstance(request, CommandRequest)
     assert (request.name, request.arguments, request.id, request.has_id, request.oob) == (
-        "query-status", {}, None, False, False,
+        "query-status",
+        {},
+        None,
+        False,
+        False,
     )
 
 
@@ -53,27 +57,51 @@ def test_requests_compare_by_identity() -> None:
     assert "execute='x'" in repr(first)
 
 
-@pytest.mark.parametrize(("value", "oob", "desc", "has_id"), [
-    ([{"execute": "x"}], False, "QMP input must be a JSON object", False),
-    ("x", False, "QMP input must be a JSON object", False),
-    ({"id": 1}, False, "QMP input lacks member 'execute'", True),
-    ({}, False, "QMP input lacks member 'execute'", False),
-    ({"execute": 1}, False, "QMP input member 'execute' must be a string", False),
-    ({"execute": "x", "arguments": []}, False, "QMP input member 'arguments' must be an object",
-     False),
-    ({"execute": "x", "arguments": None}, False,
-     "QMP input member 'arguments' must be an object", False),
-    ({"execute": "x", "foo": 1, "id": 2}, False, "QMP input member 'foo' is unexpected", True),
-    ({"execute": "x", "control": {}}, False, "QMP input member 'control' is unexpected", False),
-    ({"exec-oob": "x"}, False, "QMP input member 'exec-oob' is unexpected", False),
-    ({"exec-oob": 1}, True, "QMP input member 'exec-oob' must be a string", False),
-    ({"execute": "a", "exec-oob": "b"}, True,
-     "QMP input member 'execute' clashes with 'exec-oob'", False),
-    # several faults: the first in QDict order is named
-    ({"foo": 1, "bar": 2, "execute": "x"}, False, "QMP input member 'bar' is unexpected", False),
-    ({"id": 1, "zzz": 1, "execute": 5}, False, "QMP input member 'execute' must be a string",
-     True),
-])
+@pytest.mark.parametrize(
+    ("value", "oob", "desc", "has_id"),
+    [
+        ([{"execute": "x"}], False, "QMP input must be a JSON object", False),
+        ("x", False, "QMP input must be a JSON object", False),
+        ({"id": 1}, False, "QMP input lacks member 'execute'", True),
+        ({}, False, "QMP input lacks member 'execute'", False),
+        ({"execute": 1}, False, "QMP input member 'execute' must be a string", False),
+        (
+            {"execute": "x", "arguments": []},
+            False,
+            "QMP input member 'arguments' must be an object",
+            False,
+        ),
+        (
+            {"execute": "x", "arguments": None},
+            False,
+            "QMP input member 'arguments' must be an object",
+            False,
+        ),
+        ({"execute": "x", "foo": 1, "id": 2}, False, "QMP input member 'foo' is unexpected", True),
+        ({"execute": "x", "control": {}}, False, "QMP input member 'control' is unexpected", False),
+        ({"exec-oob": "x"}, False, "QMP input member 'exec-oob' is unexpected", False),
+        ({"exec-oob": 1}, True, "QMP input member 'exec-oob' must be a string", False),
+        (
+            {"execute": "a", "exec-oob": "b"},
+            True,
+            "QMP input member 'execute' clashes with 'exec-oob'",
+            False,
+        ),
+        # several faults: the first in QDict order is named
+        (
+            {"foo": 1, "bar": 2, "execute": "x"},
+            False,
+            "QMP input member 'bar' is unexpected",
+            False,
+        ),
+        (
+            {"id": 1, "zzz": 1, "execute": 5},
+            False,
+            "QMP input member 'execute' must be a string",
+            True,
+        ),
+    ],
+)
 def test_malformed_requests(value: object, oob: bool, desc: str, has_id: bool) -> None:
     error = parse_request(value, oob)  # type: ignore[arg-type]
     assert isinstance(error, RequestError)
@@ -95,12 +123,24 @@ def test_return_bytes() -> None:
     assert encode_return([1, "\u00e9"], None, True) == b'{"return": [1,"\\u00E9"], "id": null}\r\n'
 
 
-@pytest.mark.parametrize(("request_id", "text"), [
-    (None, b"null"), (True, b"true"), (False, b"false"), (0, b"0"), (-1, b"-1"),
-    (1.0, b"1"), (0.1, b"0.10000000000000001"), (float("inf"), b"inf"),
-    ("s", b'"s"'), ("\u00e9\x7f\x1f", b'"\\u00E9\\u007F\\u001F"'), ([], b"[]"), ({}, b"{}"),
-    ([1, {"b": 1, "a": 2}], b'[1, {"a": 2, "b": 1}]'),  # QDict order
-])
+@pytest.mark.parametrize(
+    ("request_id", "text"),
+    [
+        (None, b"null"),
+        (True, b"true"),
+        (False, b"false"),
+        (0, b"0"),
+        (-1, b"-1"),
+        (1.0, b"1"),
+        (0.1, b"0.10000000000000001"),
+        (float("inf"), b"inf"),
+        ("s", b'"s"'),
+        ("\u00e9\x7f\x1f", b'"\\u00E9\\u007F\\u001F"'),
+        ([], b"[]"),
+        ({}, b"{}"),
+        ([1, {"b": 1, "a": 2}], b'[1, {"a": 2, "b": 1}]'),  # QDict order
+    ],
+)
 def test_id_is_echoed_as_qemu_writes_it(request_id: object, text: bytes) -> None:
     assert encode_id(request_id) == text  # type: ignore[arg-type]
 

@@ -71,52 +71,77 @@ CASES: list[tuple[str, list[bytes]]] = [
     ("missing-value", [b'{"execute": }\n']),
     ("missing-colon", [b'{"execute" "x"}\n']),
     ("trailing-comma", [b'{"execute": "x",}\n']),
-    ("list-without-separator", [NEG, b'[1 2]\n']),
-    ("key-not-string", [b'{1: 2}\n']),
+    ("list-without-separator", [NEG, b"[1 2]\n"]),
+    ("key-not-string", [b"{1: 2}\n"]),
     ("key-without-value", [b'{"a"}\n']),
-    ("lone-closers-and-separators", [b'} ] : ,\n']),
+    ("lone-closers-and-separators", [b"} ] : ,\n"]),
     ("mismatched-close", [b'{"a": 1]\n[}\n[{]}\n']),
     ("duplicate-key", [b'{"execute": "query-status", "execute": "x"}\n']),
     ("duplicate-key-after-bad-value", [b'{"a": 1, "a": "\\x"}\n']),
-    ("bad-keywords", [b'truex nul TRUE\n']),
-    ("bad-numbers", [b'01 1. 1.e5 - -a 0e5 1e 1e+ 1E5x -0-1\n']),
+    ("bad-keywords", [b"truex nul TRUE\n"]),
+    ("bad-numbers", [b"01 1. 1.e5 - -a 0e5 1e 1e+ 1E5x -0-1\n"]),
     ("scalars", [NEG, b'"str" 1 2.5 -0 true false null\n']),
-    ("keyword-cut-by-digit", [b'tru1 e5\n']),
+    ("keyword-cut-by-digit", [b"tru1 e5\n"]),
     # -- bytes the lexer refuses -----------------------------------------------------------
-    ("invalid-utf8-in-strings", [
-        b'{"execute": "\xc0\xaf"}\n', b'{"execute": "\xe9x"}\n', b'{"execute": "\xed\xa0\x80"}\n',
-        b'{"execute": "\xef\xbf\xbf"}\n', b'{"execute": "\xf4\x90\x80\x80"}\n',
-        b'{"execute": "\xf8\x88\x80\x80\x80"}\n', b'{"execute": "\x80"}\n',
-        b'{"execute": "\xe2\x82"}\n', b'{"execute": "\xef\xb7\x90"}\n',
-    ]),
+    (
+        "invalid-utf8-in-strings",
+        [
+            b'{"execute": "\xc0\xaf"}\n',
+            b'{"execute": "\xe9x"}\n',
+            b'{"execute": "\xed\xa0\x80"}\n',
+            b'{"execute": "\xef\xbf\xbf"}\n',
+            b'{"execute": "\xf4\x90\x80\x80"}\n',
+            b'{"execute": "\xf8\x88\x80\x80\x80"}\n',
+            b'{"execute": "\x80"}\n',
+            b'{"execute": "\xe2\x82"}\n',
+            b'{"execute": "\xef\xb7\x90"}\n',
+        ],
+    ),
     ("modified-utf8-nul", [b'{"execute": "a\xc0\x80b", "id": 1}\n']),
     ("valid-utf8-command-name", [NEG, b'{"execute": "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"}\n']),
     ("impossible-bytes-in-strings", [b'{"execute": "\xfe"}\n', b'{"execute": "a\xff"}\n']),
     ("non-ascii-outside-strings", [b'\xc3\xa9 \xc0 \xc1 \xf5 \x80 {"execute":\xc0 "a"}\n']),
-    ("nul-bytes", [b'\x00', b'{"execute": "a\x00b"}\n', b'{"execute"\x00: 1}\n']),
+    ("nul-bytes", [b"\x00", b'{"execute": "a\x00b"}\n', b'{"execute"\x00: 1}\n']),
     ("control-bytes", [b'\x01\x1f{"execute": "a\x01"}\n\x7f\n']),
     ("form-feed-and-vertical-tab", [b'{\x0c"execute": "x"}\n\x0b\n']),
     ("0xff-resets-mid-message", [b'{"execute": "query-status", \xff{"execute": "x"}\n']),
     ("0xff-in-recovery", [b'@@@\xff{"execute": "x"}\n']),
     ("tab-does-not-end-recovery", [b'@\t{"execute": "x"}\n']),
-    ("stray-with-long-token", [b'"' + b"a" * 3000 + b'\x01\n']),
+    ("stray-with-long-token", [b'"' + b"a" * 3000 + b"\x01\n"]),
     # -- strings -------------------------------------------------------------------------
     ("single-quoted", [b"{'execute': 'qmp_capabilities', 'id': 'it\\'s \"q\"'}\n"]),
-    ("single-quoted-args", [
-        NEG, b"{'execute': 'query-status', 'arguments': {}, 'id': ['a', \"b\"]}\n",
-    ]),
-    ("escapes", [
-        b'{"execute": "qmp_capabilities", "id": '
-        b'"a\\\'b\\u00e9\\ud83d\\ude00\\u007f/\\/\\b\\f\\n\\r\\t"}\n'
-    ]),
+    (
+        "single-quoted-args",
+        [
+            NEG,
+            b"{'execute': 'query-status', 'arguments': {}, 'id': ['a', \"b\"]}\n",
+        ],
+    ),
+    (
+        "escapes",
+        [
+            b'{"execute": "qmp_capabilities", "id": '
+            b'"a\\\'b\\u00e9\\ud83d\\ude00\\u007f/\\/\\b\\f\\n\\r\\t"}\n'
+        ],
+    ),
     ("escape-nul", [NEG, b'{"execute": "a\\u0000b", "id": "\\u0000"}\n']),
-    ("bad-escapes", [
-        b'{"execute": "\\x"}\n', b'{"execute": "\\ud83d"}\n', b'{"execute": "\\udc00"}\n',
-        b'{"execute": "\\ud83dx"}\n', b'{"execute": "\\ud83d\\u0041"}\n',
-        b'{"execute": "\\uffff"}\n', b'{"execute": "\\ufdd0"}\n', b'{"execute": "\\u12"}\n',
-        b'{"execute": "\\u12G4"}\n', b'{"execute": "\\udbff\\udfff"}\n',
-        b'{"execute": "\\u12\xc3\xa9"}\n', b'{"execute": "\\\xc3\xa9"}\n',
-    ]),
+    (
+        "bad-escapes",
+        [
+            b'{"execute": "\\x"}\n',
+            b'{"execute": "\\ud83d"}\n',
+            b'{"execute": "\\udc00"}\n',
+            b'{"execute": "\\ud83dx"}\n',
+            b'{"execute": "\\ud83d\\u0041"}\n',
+            b'{"execute": "\\uffff"}\n',
+            b'{"execute": "\\ufdd0"}\n',
+            b'{"execute": "\\u12"}\n',
+            b'{"execute": "\\u12G4"}\n',
+            b'{"execute": "\\udbff\\udfff"}\n',
+            b'{"execute": "\\u12\xc3\xa9"}\n',
+            b'{"execute": "\\\xc3\xa9"}\n',
+        ],
+    ),
     ("control-in-single-quoted", [b"{'execute': 'a\x01'}\n"]),
     ("long-invalid-keyword", [b"x" * 2000 + b"\n"]),
     # -- nesting ---------------------------------------------------------------------------
@@ -126,52 +151,140 @@ CASES: list[tuple[str, list[bytes]]] = [
     ("deep-id", [NEG, b'{"execute": "query-status", "id": ' + b"[" * 1000 + b"]" * 1000 + b"}\n"]),
     # -- numbers ---------------------------------------------------------------------------
     ("id-beyond-64-bits", [NEG, _id(b"123456789012345678901234567890")]),
-    ("id-int64-edges", [NEG, _id(b"9223372036854775807"), _id(b"9223372036854775808"),
-                        _id(b"-9223372036854775808"), _id(b"-9223372036854775809"),
-                        _id(b"18446744073709551615"), _id(b"18446744073709551616")]),
-    ("id-floats", [NEG, _id(b"0.1"), _id(b"1.0"), _id(b"-0"), _id(b"-0.0"), _id(b"1e400"),
-                   _id(b"-1e400"), _id(b"1e-400"), _id(b"2.5E+3"), _id(b"1e22"), _id(b"5e-324")]),
+    (
+        "id-int64-edges",
+        [
+            NEG,
+            _id(b"9223372036854775807"),
+            _id(b"9223372036854775808"),
+            _id(b"-9223372036854775808"),
+            _id(b"-9223372036854775809"),
+            _id(b"18446744073709551615"),
+            _id(b"18446744073709551616"),
+        ],
+    ),
+    (
+        "id-floats",
+        [
+            NEG,
+            _id(b"0.1"),
+            _id(b"1.0"),
+            _id(b"-0"),
+            _id(b"-0.0"),
+            _id(b"1e400"),
+            _id(b"-1e400"),
+            _id(b"1e-400"),
+            _id(b"2.5E+3"),
+            _id(b"1e22"),
+            _id(b"5e-324"),
+        ],
+    ),
     # -- request shape ---------------------------------------------------------------------
     ("top-level-array", [NEG, b'[{"execute": "query-status"}]\n']),
-    ("ids-of-each-type", [NEG] + [_id(value) for value in (
-        b"null", b"true", b"false", b"0", b"-1", b"1.5", b'"s"', b'"\xc3\xa9\\u20ac"', b"[]",
-        b"{}", b'[1, "a", null, {"k": [true]}]', b'{"b": 1, "a": 2, "execute": 3, "id": 4}',
-    )]),
+    (
+        "ids-of-each-type",
+        [NEG]
+        + [
+            _id(value)
+            for value in (
+                b"null",
+                b"true",
+                b"false",
+                b"0",
+                b"-1",
+                b"1.5",
+                b'"s"',
+                b'"\xc3\xa9\\u20ac"',
+                b"[]",
+                b"{}",
+                b'[1, "a", null, {"k": [true]}]',
+                b'{"b": 1, "a": 2, "execute": 3, "id": 4}',
+            )
+        ],
+    ),
     ("unknown-top-level-key", [NEG, b'{"execute": "query-status", "foo": 1, "id": 1}\n']),
     ("control-key", [NEG, b'{"control": 1, "execute": "query-status"}\n']),
-    ("several-bad-members", [NEG, b'{"foo": 1, "bar": 2, "execute": "x"}\n',
-                             b'{"bar": 1, "foo": 2, "execute": "x"}\n',
-                             b'{"id": 1, "zzz": 1, "execute": 5}\n',
-                             b'{"execute": 5, "arguments": 1}\n',
-                             b'{"arguments": 1, "execute": 5}\n']),
+    (
+        "several-bad-members",
+        [
+            NEG,
+            b'{"foo": 1, "bar": 2, "execute": "x"}\n',
+            b'{"bar": 1, "foo": 2, "execute": "x"}\n',
+            b'{"id": 1, "zzz": 1, "execute": 5}\n',
+            b'{"execute": 5, "arguments": 1}\n',
+            b'{"arguments": 1, "execute": 5}\n',
+        ],
+    ),
     ("missing-execute", [NEG, b'{"arguments": {}, "id": "s"}\n', b"{}\n"]),
-    ("arguments-not-object", [NEG, b'{"execute": "query-status", "arguments": [], "id": false}\n',
-                              b'{"execute": "query-status", "arguments": null, "id": null}\n',
-                              b'{"execute": "query-status", "arguments": "x"}\n']),
-    ("execute-not-string", [NEG, b'{"execute": 1, "id": true}\n', b'{"execute": null}\n',
-                            b'{"execute": ["query-status"]}\n']),
+    (
+        "arguments-not-object",
+        [
+            NEG,
+            b'{"execute": "query-status", "arguments": [], "id": false}\n',
+            b'{"execute": "query-status", "arguments": null, "id": null}\n',
+            b'{"execute": "query-status", "arguments": "x"}\n',
+        ],
+    ),
+    (
+        "execute-not-string",
+        [
+            NEG,
+            b'{"execute": 1, "id": true}\n',
+            b'{"execute": null}\n',
+            b'{"execute": ["query-status"]}\n',
+        ],
+    ),
     ("unknown-command", [NEG, b'{"execute": "no-such-command", "id": 1}\n']),
-    ("query-status", [NEG, b'{"execute": "query-status", "id": 1}\n',
-                      b'{"execute": "query-status", "arguments": {}}\n']),
+    (
+        "query-status",
+        [
+            NEG,
+            b'{"execute": "query-status", "id": 1}\n',
+            b'{"execute": "query-status", "arguments": {}}\n',
+        ],
+    ),
     # -- out of band -----------------------------------------------------------------------
     ("exec-oob-before-negotiation", [b'{"exec-oob": "qmp_capabilities", "id": 7}\n']),
-    ("exec-oob-without-oob", [NEG, b'{"exec-oob": "query-status", "id": 7}\n',
-                              b'{"exec-oob": "query-yank", "id": 8}\n']),
+    (
+        "exec-oob-without-oob",
+        [NEG, b'{"exec-oob": "query-status", "id": 7}\n', b'{"exec-oob": "query-yank", "id": 8}\n'],
+    ),
     # QEMU answers exec-oob in its I/O thread as it reads, in-band requests later in the
     # main loop: a case mixing both would race, so each case has one kind only.
-    ("exec-oob-with-oob", [NEG_OOB,
-        b'{"exec-oob": "query-yank", "id": 1}\n', b'{"exec-oob": "query-status", "id": 2}\n',
-        b'{"exec-oob": "nope", "id": 3}\n', b'{"exec-oob": 5, "id": 4}\n',
-        b'{"exec-oob": "qmp_capabilities", "id": 5}\n',
-        b'{"exec-oob": "query-yank", "arguments": [], "id": 9}\n']),
-    ("in-band-with-oob", [NEG_OOB, b'{"execute": "query-status", "id": 6}\n',
-        b'{"execute": "a", "exec-oob": "b", "id": 7}\n',
-        b'{"exec-oob": "b", "execute": "a", "id": 8}\n', b'{"execute": "query-yank"}\n']),
+    (
+        "exec-oob-with-oob",
+        [
+            NEG_OOB,
+            b'{"exec-oob": "query-yank", "id": 1}\n',
+            b'{"exec-oob": "query-status", "id": 2}\n',
+            b'{"exec-oob": "nope", "id": 3}\n',
+            b'{"exec-oob": 5, "id": 4}\n',
+            b'{"exec-oob": "qmp_capabilities", "id": 5}\n',
+            b'{"exec-oob": "query-yank", "arguments": [], "id": 9}\n',
+        ],
+    ),
+    (
+        "in-band-with-oob",
+        [
+            NEG_OOB,
+            b'{"execute": "query-status", "id": 6}\n',
+            b'{"execute": "a", "exec-oob": "b", "id": 7}\n',
+            b'{"exec-oob": "b", "execute": "a", "id": 8}\n',
+            b'{"execute": "query-yank"}\n',
+        ],
+    ),
     # -- framing ---------------------------------------------------------------------------
-    ("many-per-chunk", [NEG + b'{"execute":"query-status","id":1}{"execute":"query-status","id":2}'
-                        b' {"execute": "query-yank"}\r\n{"execute":"nope"}']),
-    ("split-byte-by-byte", [bytes([byte]) for byte in
-                            NEG + b"{'execute': 'query-status', 'id': [1, \"\\u00e9\"]}\n"]),
+    (
+        "many-per-chunk",
+        [
+            NEG + b'{"execute":"query-status","id":1}{"execute":"query-status","id":2}'
+            b' {"execute": "query-yank"}\r\n{"execute":"nope"}'
+        ],
+    ),
+    (
+        "split-byte-by-byte",
+        [bytes([byte]) for byte in NEG + b"{'execute': 'query-status', 'id': [1, \"\\u00e9\"]}\n"],
+    ),
     ("whitespace-between", [b"  \t\r\n\n" + NEG + b"\r\n\r\n  \t"]),
     ("unterminated-at-end", [NEG, b'{"execute": "query-status"']),
     ("unterminated-string-at-end", [NEG, b'{"execute": "query-sta']),
@@ -198,10 +311,14 @@ def _version(greeting: bytes) -> dict[str, object]:
 
 # The fake commands' results, as QEMU writes them and as the engine (orjson) does.
 RESULT_SPELLINGS = [
-    (b'{"return": {"status": "prelaunch", "singlestep": false, "running": false}',
-     b'{"return": {"status":"prelaunch","singlestep":false,"running":false}'),
-    (b'{"return": [{"type": "chardev", "id": "compat_monitor0"}]',
-     b'{"return": [{"type":"chardev","id":"compat_monitor0"}]'),
+    (
+        b'{"return": {"status": "prelaunch", "singlestep": false, "running": false}',
+        b'{"return": {"status":"prelaunch","singlestep":false,"running":false}',
+    ),
+    (
+        b'{"return": [{"type": "chardev", "id": "compat_monitor0"}]',
+        b'{"return": [{"type":"chardev","id":"compat_monitor0"}]',
+    ),
 ]
 
 

@@ -105,8 +105,9 @@ def machine(*extra: str, monitors: int = 2) -> Iterator[Machine]:
         argv = [sys.executable, "-m", "pyqmp", "machine", "-S", *extra]
         for path in sockets:
             argv += ["--qmp", f"unix:{path}"]
-        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
         try:
             deadline = time.monotonic() + STARTUP_TIMEOUT
             while not all(os.path.exists(path) for path in sockets):
@@ -130,8 +131,11 @@ def assert_answers(client: Client, status: str = "prelaunch") -> None:
             break
         error = reply.get("error")
         assert isinstance(error, dict) and error["class"] == "GenericError", reply
-    assert reply["return"] == {"running": status == "running", "singlestep": False,
-                               "status": status}
+    assert reply["return"] == {
+        "running": status == "running",
+        "singlestep": False,
+        "status": status,
+    }
 
 
 BAD_INPUTS = [
@@ -139,8 +143,11 @@ BAD_INPUTS = [
     ("invalid UTF-8", b'{"execute": "query-status\xff\xfe"}\n', "GenericError"),
     ("NUL bytes", b'\x00\x00{"execute"\x00: "x"}\n', "GenericError"),
     ("2000-deep nesting", b"[" * 2000 + b"]" * 2000 + b"\n", "GenericError"),
-    ("integer beyond 64 bits", b'{"execute": "balloon", "arguments": {"value": '
-     + b"9" * 30 + b"}}\n", "GenericError"),
+    (
+        "integer beyond 64 bits",
+        b'{"execute": "balloon", "arguments": {"value": ' + b"9" * 30 + b"}}\n",
+        "GenericError",
+    ),
     ("top-level array", b'[{"execute": "query-status"}]\n', "GenericError"),
     ("negotiation twice", b'{"execute": "qmp_capabilities"}\n', "CommandNotFound"),
     ("exec-oob without OOB", b'{"exec-oob": "query-status", "id": 1}\n', "GenericError"),
@@ -148,8 +155,9 @@ BAD_INPUTS = [
 ]
 
 
-@pytest.mark.parametrize(("what", "data", "error_class"), BAD_INPUTS,
-                         ids=[what for what, _, _ in BAD_INPUTS])
+@pytest.mark.parametrize(
+    ("what", "data", "error_class"), BAD_INPUTS, ids=[what for what, _, _ in BAD_INPUTS]
+)
 def test_bad_input_gets_an_error_and_the_server_goes_on(
     what: str, data: bytes, error_class: str
 ) -> None:
@@ -248,10 +256,20 @@ def test_unix_socket_mode_and_tcp_on_loopback() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
         probe.close()
-        argv = [sys.executable, "-m", "pyqmp", "machine", "-S", "--qmp", f"unix:{path}",
-                "--qmp", f"tcp:127.0.0.1:{port}"]
-        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT)
+        argv = [
+            sys.executable,
+            "-m",
+            "pyqmp",
+            "machine",
+            "-S",
+            "--qmp",
+            f"unix:{path}",
+            "--qmp",
+            f"tcp:127.0.0.1:{port}",
+        ]
+        process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
         try:
             deadline = time.monotonic() + STARTUP_TIMEOUT
             tcp: socket.socket | None = None
@@ -286,8 +304,9 @@ def test_events_of_a_pipelined_burst_come_before_their_replies() -> None:
     with machine() as vm:
         client = vm.connect(0, negotiate=False)
         assert "QMP" in client.read()
-        client.send(b'{"execute": "qmp_capabilities"}{"execute": "cont"}'
-                    b'{"execute": "stop", "id": 2}')
+        client.send(
+            b'{"execute": "qmp_capabilities"}{"execute": "cont"}{"execute": "stop", "id": 2}'
+        )
         messages = [client.read() for _ in range(5)]
         assert messages[0] == {"return": {}}
         assert messages[1]["event"] == "RESUME"

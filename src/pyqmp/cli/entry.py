@@ -6,8 +6,13 @@ is dispatched directly.  Every other command line — help, errors, other comman
 check with options — goes through :mod:`pyqmp.cli.main`.
 """
 
+from __future__ import annotations
+
 import sys
-from collections.abc import Sequence
+
+TYPE_CHECKING = False  # the start-up is timed: annotations need no import
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> int:

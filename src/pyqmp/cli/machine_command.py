@@ -6,6 +6,11 @@ import argparse
 import sys
 
 DEFAULT_SOCKET = "pyqmp.sock"
+# The server's (pyqmp.server.runtime.DEFAULT_MAX_CONNECTIONS); not imported, to keep the
+# command line's start-up light.  A test holds the two equal.
+DEFAULT_MAX_CONNECTIONS = 256
+# A command line the machine cannot honour: it does not start.
+EXIT_BAD_OPTION = 1
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,8 +37,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="ADDRESS",
         action="append",
         default=[],
-        help="a QMP monitor: unix:PATH or tcp:HOST:PORT (repeatable; default "
-        f"unix:{DEFAULT_SOCKET})",
+        help="a QMP monitor (repeatable; default unix:"
+        f"{DEFAULT_SOCKET}): unix:PATH[,uid=U:U..][,gid=G:G..][,mode=0600] or "
+        "tcp:HOST:PORT[,tls-creds=DIR][,verify-peer=on|off], either with "
+        "[,read-only=on][,allow=GLOB:GLOB..][,deny=GLOB:GLOB..][,max-connections=N]"
+        "[,negotiation-timeout=SECONDS]",
+    )
+    parser.add_argument(
+        "--max-connections",
+        metavar="N",
+        default=str(DEFAULT_MAX_CONNECTIONS),
+        help=f"concurrent monitor connections over all monitors (default "
+        f"{DEFAULT_MAX_CONNECTIONS}); past it new ones are closed, with the reason logged",
     )
     parser.add_argument(
         "--guest-fault",
@@ -52,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from pyqmp.machine.machine import MachineConfig
     from pyqmp.machine.options import (
         OptionError,
+        parse_count,
         parse_device_id,
         parse_monitor_address,
         parse_ram_size,
@@ -63,13 +79,16 @@ def run(args: argparse.Namespace) -> int:
     try:
         ram_size = parse_ram_size(args.ram)
         balloon_id = None if args.balloon == "none" else parse_device_id(args.balloon)
+        if args.guest_fault is not None and balloon_id is None:
+            raise OptionError("--guest-fault needs a balloon (a guest): not with --balloon none")
         addresses = [parse_monitor_address(text) for text in args.qmp] or [
             parse_monitor_address(f"unix:{DEFAULT_SOCKET}")
         ]
         machine_uuid = str(uuid_module.UUID(args.uuid)) if args.uuid else None
+        max_connections = parse_count("--max-connections", args.max_connections)
     except (OptionError, ValueError) as error:
         print(f"pyqmp machine: {error}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_OPTION
     config = MachineConfig(
         ram_size=ram_size,
         start_paused=args.start_paused,
@@ -83,4 +102,4 @@ def run(args: argparse.Namespace) -> int:
             f"client (e.g. qmp-shell {DEFAULT_SOCKET})",
             flush=True,
         )
-    return run_machine(config, addresses, args.guest_fault)
+    return run_machine(config, addresses, args.guest_fault, max_connections)

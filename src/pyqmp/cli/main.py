@@ -1,4 +1,4 @@
-"""Argument parsing and dispatch for the ``pyqmp`` command line (DESIGN.md, "Command line").
+"""Argument parsing and dispatch for the ``pyqmp`` command line (README.md, "Command line").
 
 This module only parses arguments and hands off to the module that implements the chosen command,
 importing it at that moment. It must stay cheap to import — argparse and nothing heavy — because

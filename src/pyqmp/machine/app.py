@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -22,8 +23,9 @@ from ..schema import load_schema
 from ..schema.introspect import introspect_schema
 from ..schema.model import Schema
 from ..server.dispatch import Dispatcher
+from ..server.errors import ServerError
 from ..server.events import QEMU_THROTTLED_EVENTS
-from ..server.runtime import QMPServer
+from ..server.runtime import DEFAULT_MAX_CONNECTIONS, QMPServer
 from . import machine_qapi as api
 from .guest_link import GuestEvents, GuestLink
 from .hmp import HumanMonitor
@@ -53,7 +55,13 @@ def machine_interface() -> tuple[Schema, list[api.CommandInfo], list[api.SchemaI
 class RunningMachine:
     """A machine with its QMP server, ready to listen."""
 
-    def __init__(self, config: MachineConfig, guest_fault: str | None = None) -> None:
+    def __init__(
+        self,
+        config: MachineConfig,
+        guest_fault: str | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    ) -> None:
+        self.max_connections = max_connections
         self.schema, commands, schema_info = machine_interface()
         self.server: QMPServer | None = None
         self.guest_fault = guest_fault
@@ -103,7 +111,6 @@ class RunningMachine:
                 loop,
                 machine.config.ram_size,
                 GuestEvents(
-                    machine.guest_ready,
                     machine.guest_actual,
                     machine.guest_stats,
                     machine.guest_exited,
@@ -119,14 +126,19 @@ class RunningMachine:
 
     async def listen(self, addresses: Sequence[MonitorAddress], announce: bool) -> QMPServer:
         """Open the machine's monitors (and nothing else: no guest yet, no signals)."""
-        server = self.server = QMPServer(self.dispatcher, self.version, THROTTLED_EVENTS)
+        server = self.server = QMPServer(
+            self.dispatcher, self.version, THROTTLED_EVENTS, self.max_connections
+        )
         try:
             for address in addresses:
-                if address.kind == "unix":
-                    await server.listen_unix(address.path)
-                else:
-                    port = await server.listen_tcp(address.host, address.port)
-                    address = address._replace(port=port)
+                try:
+                    if address.kind == "unix":
+                        await server.listen_unix(address.path, address.options)
+                    else:
+                        port = await server.listen_tcp(address.host, address.port, address.options)
+                        address = address._replace(port=port)
+                except ServerError as error:  # say which monitor could not be set up
+                    raise ServerError(f"monitor {address}: {error}") from None
                 if announce:
                     print(f"pyqmp machine: QMP monitor on {address}", flush=True)
         except BaseException:
@@ -141,13 +153,17 @@ class RunningMachine:
 
 
 def run(
-    config: MachineConfig, addresses: Sequence[MonitorAddress], guest_fault: str | None = None
+    config: MachineConfig,
+    addresses: Sequence[MonitorAddress],
+    guest_fault: str | None = None,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
 ) -> int:
     """Run the machine until ``quit`` or a signal; return the exit status."""
-    machine = RunningMachine(config, guest_fault)
+    logging.basicConfig(format="pyqmp machine: %(message)s", level=logging.INFO)
+    machine = RunningMachine(config, guest_fault, max_connections)
     try:
         event_loop.run(machine.serve(addresses))
-    except OSError as error:
+    except (OSError, ServerError) as error:  # a listener that cannot be set up as asked
         print(f"pyqmp machine: {error}", file=sys.stderr)
         return 1
     return 0

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..channel import PAGE_SIZE, STAT_QEMU_NAMES, StatTag
+from ..protocol.errors import parameter_out_of_range, parameter_type_invalid
 from ..server.errors import CommandError
 from .qom import Property, QomObject
 
@@ -91,7 +92,7 @@ class BalloonDevice:
     def set_target(self, value: int) -> None:
         """Ask for ``value`` bytes of guest memory (QEMU's ``balloon`` semantics)."""
         if value <= 0:
-            raise CommandError("Parameter 'target' expects a size")
+            raise CommandError(parameter_out_of_range("target", "a size"))
         value = min(value, self.ram_size)
         self.target_pages = (self.ram_size - value) >> PAGE_SHIFT
         self.guest.set_target(self.target_pages)
@@ -133,9 +134,7 @@ class BalloonDevice:
 
     def set_poll_interval(self, value: Any) -> None:
         if not isinstance(value, int) or isinstance(value, bool):
-            raise CommandError(
-                "Invalid parameter type for 'guest-stats-polling-interval', expected: integer"
-            )
+            raise CommandError(parameter_type_invalid("guest-stats-polling-interval", "integer"))
         if value < 0:
             raise CommandError("timer value must be greater than zero")
         if value > MAX_POLL_INTERVAL:

@@ -24,6 +24,7 @@ from collections.abc import Callable
 
 from .. import channel
 from .balloon import MEMORY_STAT_TAGS, PAGE_SHIFT, STAT_NAMES
+from .machine_qapi import BalloonDriverState
 
 # Frames read from the guest per second at most; past it the host stops reading the
 # guest's socket until the next second (a flooding guest only floods itself).
@@ -64,12 +65,10 @@ class GuestEvents:
 
     def __init__(
         self,
-        on_ready: Callable[[int], None],
         on_actual: Callable[[int], None],
         on_stats: Callable[[list[tuple[int, int]]], None],
         on_exit: Callable[[int], None],
     ) -> None:
-        self.on_ready = on_ready
         self.on_actual = on_actual
         self.on_stats = on_stats
         self.on_exit = on_exit
@@ -91,6 +90,8 @@ class GuestLink:
         self.fault = fault
         self.process: subprocess.Popen[bytes] | None = None
         self.frozen = False
+        self.driver_ready = False  # this guest's driver has said READY
+        self.exited = False  # the last guest ended by itself, and no fresh one started
         self._malformed_before = 0  # malformed frames of earlier guests, and lies
         self._sock: socket.socket | None = None
         self._pidfd = -1
@@ -109,6 +110,15 @@ class GuestLink:
     @property
     def alive(self) -> bool:
         return self.process is not None
+
+    @property
+    def driver_state(self) -> BalloonDriverState:
+        """The balloon driver as the host sees it (``query-balloon-stats``' ``driver``)."""
+        if self.exited:
+            return "gone"
+        if self.process is None or not self.driver_ready:
+            return "absent"
+        return "frozen" if self.frozen else "ready"
 
     @property
     def malformed_frames(self) -> int:
@@ -151,6 +161,8 @@ class GuestLink:
         self._malformed_before = self.malformed_frames
         self._decoder = channel.FrameDecoder(_GUEST_TYPES)
         self.frozen = False
+        self.driver_ready = False
+        self.exited = False
         self.loop.add_reader(host_end.fileno(), self._readable)
         self.loop.add_reader(self._pidfd, self._process_exited)
 
@@ -195,6 +207,8 @@ class GuestLink:
         os.close(self._pidfd)
         self._pidfd = -1
         self._drain_and_close()
+        self.driver_ready = False
+        self.exited = True
         self.events.on_exit(status)
 
     # -- host -> guest -------------------------------------------------------------------
@@ -302,7 +316,7 @@ class GuestLink:
         elif frame.type == channel.STATS:
             self.events.on_stats(self._plausible(channel.decode_stats(frame.payload)))
         elif frame.type == channel.READY:
-            self.events.on_ready(channel.decode_u64(frame.payload))
+            self.driver_ready = True
 
     def _plausible(self, entries: list[tuple[int, int]]) -> list[tuple[int, int]]:
         """Entries with known tags and possible values; the others are counted."""

@@ -2,7 +2,10 @@
 
 Each HMP command parses its words and calls the machine's typed QMP methods — the
 same functions the QMP dispatcher calls — then formats the result as QEMU 7.2's HMP
-prints it (lines end in CR LF on the QMP passthrough, as QEMU's do).
+prints it (lines end in CR LF on the QMP passthrough, as QEMU's do).  Each names the
+QMP command it runs, and exists on a monitor only if that monitor may run that QMP
+command (a read-only monitor's HMP has ``info`` and no ``stop``): the monitor's policy
+and the schema's ``read-only`` feature decide, never a list here.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
+from ..server.access import current_policy_permits
 from ..server.errors import CommandError
 from .machine import PAUSED, Machine
 
@@ -48,30 +52,39 @@ def _info_uuid(machine: Machine, args: list[str]) -> str:
 
 
 class HmpCommand(NamedTuple):
-    """An HMP command: ``names`` as QEMU lists them (``cont|c``), for ``help``."""
+    """An HMP command: ``names`` as QEMU lists them (``cont|c``), for ``help``; ``qmp`` is
+    the QMP command it runs (None: it only shows HMP's own tables)."""
 
     names: str
     params: str
     help: str
     handler: HmpHandler
+    qmp: str | None
+
+
+def _available(commands: tuple[HmpCommand, ...]) -> tuple[HmpCommand, ...]:
+    # What this monitor's policy leaves (all of them on a full monitor).
+    return tuple(c for c in commands if c.qmp is None or current_policy_permits(c.qmp))
 
 
 INFO_COMMANDS = (
-    HmpCommand("balloon", "", "show balloon information", _info_balloon),
-    HmpCommand("name", "", "show the current VM name", _info_name),
-    HmpCommand("status", "", "show the current VM status (running|paused)", _info_status),
-    HmpCommand("uuid", "", "show the current VM UUID", _info_uuid),
-    HmpCommand("version", "", "show the version of QEMU", _info_version),
+    HmpCommand("balloon", "", "show balloon information", _info_balloon, "query-balloon"),
+    HmpCommand("name", "", "show the current VM name", _info_name, "query-name"),
+    HmpCommand(
+        "status", "", "show the current VM status (running|paused)", _info_status, "query-status"
+    ),
+    HmpCommand("uuid", "", "show the current VM UUID", _info_uuid, "query-uuid"),
+    HmpCommand("version", "", "show the version of QEMU", _info_version, "query-version"),
 )
 
 
 def _help_lines(commands: tuple[HmpCommand, ...], prefix: str = "") -> str:
     # QEMU's format: "name params -- help"; qmp-shell completes from these lines
-    return _lines(*(f"{prefix}{c.names} {c.params} -- {c.help}" for c in commands))
+    return _lines(*(f"{prefix}{c.names} {c.params} -- {c.help}" for c in _available(commands)))
 
 
 def _lookup(commands: tuple[HmpCommand, ...], name: str) -> HmpCommand | None:
-    return next((c for c in commands if name in c.names.split("|")), None)
+    return next((c for c in _available(commands) if name in c.names.split("|")), None)
 
 
 def _info(machine: Machine, args: list[str]) -> str:
@@ -116,19 +129,34 @@ def _help(machine: Machine, args: list[str]) -> str:
 
 
 COMMANDS = (
-    HmpCommand("balloon", "target", "request VM to change its memory allocation (in MB)", _balloon),
-    HmpCommand("cont|c", "", "resume emulation", _no_arguments(Machine.cont)),
-    HmpCommand("help|?", "[cmd]", "show the help", _help),
-    HmpCommand("info", "[subcommand]", "show various information about the system state", _info),
-    HmpCommand("quit|q", "", "quit the emulator", _no_arguments(Machine.quit)),
-    HmpCommand("stop|s", "", "stop emulation", _no_arguments(Machine.stop)),
+    HmpCommand(
+        "balloon",
+        "target",
+        "request VM to change its memory allocation (in MB)",
+        _balloon,
+        "balloon",
+    ),
+    HmpCommand("cont|c", "", "resume emulation", _no_arguments(Machine.cont), "cont"),
+    HmpCommand("help|?", "[cmd]", "show the help", _help, None),
+    HmpCommand(
+        "info", "[subcommand]", "show various information about the system state", _info, None
+    ),
+    HmpCommand("quit|q", "", "quit the emulator", _no_arguments(Machine.quit), "quit"),
+    HmpCommand("stop|s", "", "stop emulation", _no_arguments(Machine.stop), "stop"),
     HmpCommand(
         "system_powerdown",
         "",
         "send system power down event",
         _no_arguments(Machine.system_powerdown),
+        "system_powerdown",
     ),
-    HmpCommand("system_reset", "", "reset the system", _no_arguments(Machine.system_reset)),
+    HmpCommand(
+        "system_reset",
+        "",
+        "reset the system",
+        _no_arguments(Machine.system_reset),
+        "system_reset",
+    ),
 )
 
 

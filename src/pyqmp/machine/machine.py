@@ -2,9 +2,12 @@
 
 :class:`Machine` implements the ``Commands`` protocol generated from the machine's
 schema (``qapi/machine.json``): each QMP command is one typed method, and the QMP
-dispatcher, the human monitor and the tests all call these same methods.  Behaviour
-follows QEMU 7.2 where QEMU has the command (run states and their events, the
-balloon's error for a zero target, QOM paths and messages).
+dispatcher, the human monitor and the tests all call these same methods (all but
+``qmp_capabilities``, which the protocol engine runs itself).  Behaviour
+follows QEMU 7.2 where QEMU has the command (the balloon's error for a zero target, QOM
+paths and messages).  The run state moves only by the table of :mod:`.run_state`: a
+command or a guest's exit looks its row up and carries it out (guest action, events,
+new state); nothing here decides a state of its own.
 """
 
 from __future__ import annotations
@@ -15,10 +18,25 @@ from typing import Any, Protocol
 import msgspec
 
 from .. import __version__
-from ..server.errors import CommandError
+from ..server.errors import DEVICE_NOT_ACTIVE, CommandError
 from . import machine_qapi as api
 from .balloon import BalloonDevice
 from .qom import ObjectTree, QomObject
+from .run_state import (
+    CAUSES,
+    FREEZE,
+    KILL,
+    PAUSED,
+    POWER_BUTTON,
+    PRELAUNCH,
+    RUNNING,
+    SHUTDOWN,
+    START,
+    THAW,
+    GuestAction,
+    Trigger,
+    step,
+)
 
 QEMU_API_LEVEL = api.VersionTriple(major=7, minor=2, micro=0)
 PACKAGE = f"pyqmp {__version__}"
@@ -26,11 +44,7 @@ NULL_UUID = "00000000-0000-0000-0000-000000000000"
 MACHINE_TYPE = "pc-q35-7.2-machine"
 BALLOON_TYPE = "virtio-balloon-pci"
 
-# The run states the machine uses (QEMU's names).
-PRELAUNCH: api.RunState = "prelaunch"
-RUNNING: api.RunState = "running"
-PAUSED: api.RunState = "paused"
-SHUTDOWN: api.RunState = "shutdown"
+__all__ = ["PAUSED", "PRELAUNCH", "RUNNING", "SHUTDOWN", "Machine", "MachineConfig"]
 
 
 class MachineConfig(msgspec.Struct, kw_only=True):
@@ -51,10 +65,7 @@ class GuestControl(Protocol):
     """
 
     @property
-    def alive(self) -> bool: ...
-
-    @property
-    def frozen(self) -> bool: ...
+    def driver_state(self) -> api.BalloonDriverState: ...
 
     @property
     def malformed_frames(self) -> int: ...
@@ -92,8 +103,6 @@ class Machine:
         self._request_exit = request_exit
         self._human_monitor = human_monitor
         self.guest: GuestControl | None = None
-        self.driver_ready = False
-        self.guest_gone = False
         self.run_state: api.RunState = PRELAUNCH if config.start_paused else RUNNING
         self.commands_list: list[api.CommandInfo] = []
         self.schema_info: list[api.SchemaInfo] = []
@@ -123,20 +132,7 @@ class Machine:
         self.guest = guest
         if self.balloon_device is not None:
             self.balloon_device.guest = guest
-        if self.run_state == RUNNING:
-            self._start_guest()
-
-    def _start_guest(self) -> None:
-        if self.guest is None:
-            return
-        self.driver_ready = False
-        self.guest_gone = False
-        self.guest.start()
-        if self.balloon_device is not None:
-            self.balloon_device.guest_replaced()
-
-    def guest_ready(self, ram_pages: int) -> None:
-        self.driver_ready = True
+        self._move(Trigger.BOOT)
 
     def guest_actual(self, pages: int) -> None:
         if self.balloon_device is not None:
@@ -149,21 +145,51 @@ class Machine:
     def guest_exited(self, status: int) -> None:
         """The guest process ended: a clean exit is a guest shutdown, anything else a
         panic.  As QEMU with -no-shutdown: SHUTDOWN, then the machine stops and stays up."""
-        self.driver_ready = False
-        self.guest_gone = True
-        reason: api.ShutdownCause = "guest-shutdown" if status == 0 else "guest-panic"
-        self.events.shutdown(guest=True, reason=reason)
-        if self.run_state == RUNNING:
-            self.events.stop()
-        self.run_state = SHUTDOWN
+        self._move(Trigger.GUEST_SHUTDOWN if status == 0 else Trigger.GUEST_PANIC)
+
+    # -- the run state -------------------------------------------------------------------
+
+    def _move(self, trigger: Trigger) -> None:
+        """Carry out the run-state table's row for ``trigger``."""
+        transition = step(self.run_state, trigger)
+        self._ask_guest(transition.guest)
+        for event in transition.events:
+            self._announce(event, trigger)
+        self.run_state = transition.next_state
+
+    def _ask_guest(self, action: GuestAction) -> None:
+        guest = self.guest
+        if guest is None:
+            return  # a machine without a balloon has no guest process
+        if action is START:
+            guest.start()
+            if self.balloon_device is not None:
+                self.balloon_device.guest_replaced()
+        elif action is FREEZE:
+            guest.freeze()
+        elif action is THAW:
+            guest.thaw()
+        elif action is KILL:
+            guest.kill()
+        elif action is POWER_BUTTON:
+            guest.powerdown()
+
+    def _announce(self, event: str, trigger: Trigger) -> None:
+        events = self.events
+        if event == "STOP":
+            events.stop()
+        elif event == "RESUME":
+            events.resume()
+        elif event == "POWERDOWN":
+            events.powerdown()
+        else:
+            cause = CAUSES[trigger]
+            if event == "SHUTDOWN":
+                events.shutdown(guest=cause.guest, reason=cause.reason)
+            else:
+                events.reset(guest=cause.guest, reason=cause.reason)
 
     # -- monitor control ---------------------------------------------------------------
-
-    def qmp_capabilities(
-        self, *, enable: list[api.QMPCapability] | msgspec.UnsetType = msgspec.UNSET
-    ) -> None:
-        # Negotiation is the protocol engine's; in command mode QEMU refuses it there.
-        return None
 
     def query_version(self) -> api.VersionInfo:
         return api.VersionInfo(qemu=QEMU_API_LEVEL, package=PACKAGE)
@@ -175,9 +201,7 @@ class Machine:
         return self.schema_info
 
     def quit(self) -> None:
-        self.events.shutdown(guest=False, reason="host-qmp-quit")
-        if self.guest is not None:
-            self.guest.kill()
+        self._move(Trigger.QUIT)
         self._request_exit()
 
     def human_monitor_command(
@@ -195,42 +219,16 @@ class Machine:
         )
 
     def stop(self) -> None:
-        # As QEMU: only a running guest stops (and says so); prelaunch stays prelaunch.
-        if self.run_state == RUNNING:
-            self.run_state = PAUSED
-            if self.guest is not None:
-                self.guest.freeze()
-            self.events.stop()
+        self._move(Trigger.STOP)
 
     def cont(self) -> None:
-        if self.run_state == RUNNING:
-            return
-        if self.guest is None and self.run_state == SHUTDOWN:
-            raise CommandError("Resetting the Virtual Machine is required")
-        if self.guest is not None:
-            if self.run_state == SHUTDOWN or not self.guest.alive:
-                self._start_guest()  # a fresh guest after a shutdown, or the first one
-            else:
-                self.guest.thaw()
-        self.run_state = RUNNING
-        self.events.resume()
+        self._move(Trigger.CONT)
 
     def system_reset(self) -> None:
-        self.events.reset(guest=False, reason="host-qmp-system-reset")
-        if self.guest is not None:
-            if self.run_state == RUNNING:
-                self._start_guest()  # a fresh guest, running at once
-            else:
-                self.guest.kill()  # the fresh one starts at 'cont'
-                self.driver_ready = False
-        # As QEMU: a machine that is not running comes back from a reset in prelaunch.
-        if self.run_state != RUNNING:
-            self.run_state = PRELAUNCH
+        self._move(Trigger.RESET)
 
     def system_powerdown(self) -> None:
-        self.events.powerdown()
-        if self.guest is not None and self.guest.alive:
-            self.guest.powerdown()  # a healthy guest shuts down; a hung one does not
+        self._move(Trigger.POWERDOWN)  # a healthy guest shuts down; a hung one does not
 
     # -- identity ----------------------------------------------------------------------
 
@@ -246,7 +244,7 @@ class Machine:
 
     def _balloon(self) -> BalloonDevice:
         if self.balloon_device is None:
-            raise CommandError("No balloon device has been activated", "DeviceNotActive")
+            raise CommandError("No balloon device has been activated", DEVICE_NOT_ACTIVE)
         return self.balloon_device
 
     def balloon(self, *, value: api.Int) -> None:
@@ -273,12 +271,7 @@ class Machine:
         return info
 
     def _driver_state(self) -> api.BalloonDriverState:
-        guest = self.guest
-        if self.guest_gone:
-            return "gone"
-        if guest is None or not guest.alive or not self.driver_ready:
-            return "absent"
-        return "frozen" if guest.frozen else "ready"
+        return "absent" if self.guest is None else self.guest.driver_state
 
     def balloon_stats_refresh(self) -> None:
         self._balloon().request_stats()

@@ -73,7 +73,7 @@ class ObjectTree:
                 if part and node is not None:
                     node = node.children.get(part)
             if node is None:
-                raise CommandError(f"Device '{path}' not found", DEVICE_NOT_FOUND)
+                raise _device_not_found(path)
             return node
         parts = [part for part in path.split("/") if part]
         parents = self._parents()
@@ -83,7 +83,7 @@ class ObjectTree:
         if len(matches) > 1:
             raise CommandError(f"Path '{path}' is ambiguous")
         if not matches:
-            raise CommandError(f"Device '{path}' not found", DEVICE_NOT_FOUND)
+            raise _device_not_found(path)
         return matches[0]
 
     def _walk(self, node: QomObject) -> list[QomObject]:
@@ -109,11 +109,15 @@ class ObjectTree:
             node = parent
         return "/" + "/".join(reversed(parts))
 
-    def get(self, path: str, name: str) -> Any:
+    def _property(self, path: str, name: str) -> tuple[QomObject, Property]:
         obj = self.resolve(path)
         prop = obj.properties.get(name)
         if prop is None:
             raise CommandError(f"Property '{obj.type_name}.{name}' not found")
+        return obj, prop
+
+    def get(self, path: str, name: str) -> Any:
+        obj, prop = self._property(path, name)
         if name in obj.children:
             return self.canonical_path(obj.children[name])
         if prop.getter is None:
@@ -121,13 +125,14 @@ class ObjectTree:
         return prop.getter()
 
     def set(self, path: str, name: str, value: Any) -> None:
-        obj = self.resolve(path)
-        prop = obj.properties.get(name)
-        if prop is None:
-            raise CommandError(f"Property '{obj.type_name}.{name}' not found")
+        obj, prop = self._property(path, name)
         if prop.setter is None:
             raise CommandError(f"Property '{prop.owner or obj.type_name}.{name}' is not writable")
         prop.setter(value)
+
+
+def _device_not_found(path: str) -> CommandError:
+    return CommandError(f"Device '{path}' not found", DEVICE_NOT_FOUND)
 
 
 def _ends_with(obj: QomObject, parts: list[str], parents: dict[int, QomObject]) -> bool:

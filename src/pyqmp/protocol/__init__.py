@@ -38,10 +38,12 @@ from .connection import (
     NEED_DATA,
     PAUSED,
     TRANSITIONS,
+    Outcome,
     Refusal,
     ServerConnection,
     Signal,
     State,
+    Transition,
     Trigger,
 )
 from .errors import (
@@ -93,6 +95,7 @@ __all__ = [
     "Limits",
     "LocalProtocolError",
     "Negotiated",
+    "Outcome",
     "ProtocolError",
     "Refusal",
     "RemoteProtocolError",
@@ -101,6 +104,7 @@ __all__ = [
     "ServerConnection",
     "Signal",
     "State",
+    "Transition",
     "Trigger",
     "encode_error",
     "encode_event",

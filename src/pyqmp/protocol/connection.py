@@ -3,12 +3,14 @@
 :class:`ServerConnection` is driven like h11: feed it bytes with :meth:`receive_data`,
 take typed events with :meth:`next_event` (a :class:`CommandRequest`, or a
 :class:`Signal`: ``NEED_DATA``, ``PAUSED``, ``CONNECTION_CLOSED``), and send what its
-methods return.  It owns the protocol's states (greeting, capabilities negotiation,
-command mode) in the explicit table :data:`TRANSITIONS`, and answers every
-protocol-level fault itself, with QEMU's error classes, texts and ``id`` handling: JSON
-errors, malformed requests, commands before negotiation, negotiating twice, unknown or
-unavailable capabilities, ``exec-oob`` without OOB, unknown commands, OOB for a command
-that does not allow it.  Those answers wait in :meth:`data_to_send` and come out in
+methods return — replies, and events too (:meth:`event`, :meth:`encoded_event`), so
+that the engine alone decides what a client may be sent.  It owns the protocol's states
+(greeting, capabilities negotiation, command mode, closed) in one table,
+:data:`TRANSITIONS`, whose head states the rules, and answers every protocol-level fault
+itself, with QEMU's error classes, texts and ``id`` handling: JSON errors, malformed
+requests, commands before negotiation, negotiating twice, unknown or unavailable
+capabilities, ``exec-oob`` without OOB, unknown commands, OOB for a command that does
+not allow it.  Those answers wait in :meth:`data_to_send` and come out in
 QEMU's order: an in-band answer never overtakes the reply to an earlier in-band
 request, an ``exec-oob`` answer overtakes everything.
 
@@ -24,7 +26,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Final, NamedTuple
 
-from .errors import ErrorClass, LocalProtocolError
+from .errors import ErrorClass, LocalProtocolError, command_not_found, oob_not_supported
 from .framing import FrameError, FrameItem, JSONStreamer
 from .limits import DEFAULT_LIMITS, Limits
 from .messages import (
@@ -42,10 +44,11 @@ from .messages import (
 from .negotiation import (
     ALREADY_NEGOTIATED,
     EXPECTING_NEGOTIATION,
+    NOT_AVAILABLE,
     OOB,
     QMP_CAPABILITIES,
     check_arguments,
-    unavailable,
+    missing_capabilities,
 )
 from .qemu_json import JSONValue
 
@@ -71,63 +74,125 @@ class Trigger(enum.Enum):
     RECEIVE_EOF = "receive_data(b'')"
     NEXT_EVENT = "next_event()"
     SEND_REPLY = "reply_*()"
-    SEND_EVENT = "event()"
+    SEND_EVENT = "event() or encoded_event()"
     # The client:
     CAPABILITIES = "qmp_capabilities"
+    UNOFFERED_CAPABILITIES = "qmp_capabilities asking for a capability not on offer"
     COMMAND = "a command other than qmp_capabilities"
     END_OF_INPUT = "end of input, every request taken"
 
     __hash__ = object.__hash__
 
 
+class Outcome(enum.Enum):
+    """What a (state, trigger) the table allows does, when it is not a refusal."""
+
+    PROCEED = "proceeds"  # the call does its work; the request is taken
+    DROP = "dropped"  # output nobody will read: the call returns b""
+
+
 class Refusal(NamedTuple):
-    """The error a client gets for a request the protocol state does not allow."""
+    """The error a client gets for a request the protocol state does not allow.
+
+    A ``desc`` with ``{}`` is completed with what the request asked for (the
+    capabilities that are not on offer).
+    """
 
     error_class: str
     desc: str
 
+    def describe(self, detail: str) -> str:
+        return self.desc.format(detail) if "{}" in self.desc else self.desc
 
-_A, _N, _C, _X = State.AWAITING_GREETING, State.NEGOTIATING, State.COMMAND_MODE, State.CLOSED
-_T = Trigger
-_REFUSE_EARLY: Final = Refusal(ErrorClass.COMMAND_NOT_FOUND.value, EXPECTING_NEGOTIATION)
-_REFUSE_AGAIN: Final = Refusal(ErrorClass.COMMAND_NOT_FOUND.value, ALREADY_NEGOTIATED)
 
-#: Every allowed (state, trigger) and where it leads, with the error the client gets if
-#: the request is refused.  An application call missing here raises
-#: :class:`LocalProtocolError`; every client request has an entry.
-TRANSITIONS: Final[Mapping[tuple[State, Trigger], tuple[State, Refusal | None]]] = {
-    (_A, _T.SEND_GREETING): (_N, None),
-    (_A, _T.RECEIVE_DATA): (_A, None),
-    (_A, _T.RECEIVE_EOF): (_A, None),
-    (_A, _T.SEND_EVENT): (_A, None),  # dropped: nobody is listening yet
-    (_N, _T.RECEIVE_DATA): (_N, None),
-    (_N, _T.RECEIVE_EOF): (_N, None),
-    (_N, _T.NEXT_EVENT): (_N, None),
-    (_N, _T.SEND_EVENT): (_N, None),  # dropped: QEMU sends events only after negotiation
-    (_N, _T.CAPABILITIES): (_C, None),
-    (_N, _T.COMMAND): (_N, _REFUSE_EARLY),
-    (_N, _T.END_OF_INPUT): (_X, None),
-    (_C, _T.RECEIVE_DATA): (_C, None),
-    (_C, _T.RECEIVE_EOF): (_C, None),
-    (_C, _T.NEXT_EVENT): (_C, None),
-    (_C, _T.SEND_REPLY): (_C, None),
-    (_C, _T.SEND_EVENT): (_C, None),
-    (_C, _T.CAPABILITIES): (_C, _REFUSE_AGAIN),
-    (_C, _T.COMMAND): (_C, None),
-    (_C, _T.END_OF_INPUT): (_X, None),
-    (_X, _T.RECEIVE_EOF): (_X, None),
-    (_X, _T.NEXT_EVENT): (_X, None),
-    (_X, _T.SEND_REPLY): (_X, None),  # dropped: the client is gone
-    (_X, _T.SEND_EVENT): (_X, None),  # dropped
-    (_X, _T.END_OF_INPUT): (_X, None),
+class Transition(NamedTuple):
+    """One row of the table: the state a trigger leads to, and what becomes of it."""
+
+    next_state: State
+    outcome: Outcome | Refusal
+
+
+PROCEED: Final = Outcome.PROCEED
+DROP: Final = Outcome.DROP
+REFUSE_EARLY: Final = Refusal(ErrorClass.COMMAND_NOT_FOUND, EXPECTING_NEGOTIATION)
+REFUSE_AGAIN: Final = Refusal(ErrorClass.COMMAND_NOT_FOUND, ALREADY_NEGOTIATED)
+REFUSE_UNOFFERED: Final = Refusal(ErrorClass.GENERIC_ERROR, NOT_AVAILABLE)
+
+AWAITING_GREETING: Final = State.AWAITING_GREETING
+NEGOTIATING: Final = State.NEGOTIATING
+COMMAND_MODE: Final = State.COMMAND_MODE
+CLOSED: Final = State.CLOSED
+
+#: The whole protocol state machine: every allowed (state, trigger), where it leads and
+#: what becomes of it.  The rules, from QEMU 7.2's monitor (``monitor/qmp.c``,
+#: ``qapi/qmp-dispatch.c``, ``monitor/qmp-cmds-control.c``):
+#:
+#: - An application call missing from the table is a bug in the application: it raises
+#:   :class:`LocalProtocolError` and changes nothing.  Every client request has a row in
+#:   every state where the client can send one.
+#: - Only well-formed requests are triggers.  What is wrong with a request whatever the
+#:   state — bad JSON, a malformed request, ``exec-oob`` without OOB, ``qmp_capabilities``
+#:   out of band or with bad arguments — is answered before the table is consulted, in
+#:   every state, as QEMU's parser and dispatcher answer it.
+#: - ``qmp_capabilities`` is one trigger or the other depending on whether what it asks
+#:   for is on offer; the table says which refusal wins (in command mode, "already
+#:   complete" comes first, as QEMU checks the mode before the capabilities).
+#: - A ``COMMAND`` the table takes is then looked up in the application's commands:
+#:   unknown, it is refused with ``CommandNotFound``; ``exec-oob`` of a command that does
+#:   not allow OOB, with ``GenericError``.  Before negotiation no lookup happens.
+#: - Events and replies nobody will read are dropped: events until negotiation completes
+#:   (QEMU sends none before), and everything once the connection is closed.
+#: - End of input is a fact about the input, not a state: after ``receive_data(b"")``
+#:   more data is refused, and the connection stays in its state until every request
+#:   before the end has been taken (``END_OF_INPUT``).
+#: - Flow control is not a state either: past ``Limits.max_queued_requests`` in-band
+#:   requests awaiting replies (one without OOB), :meth:`ServerConnection.next_event`
+#:   answers ``PAUSED``.
+# fmt: off
+_ROWS_AS_WRITTEN: Final = (
+    # in state          trigger                         leads to           outcome
+    (AWAITING_GREETING, Trigger.SEND_GREETING,          NEGOTIATING,       PROCEED),
+    (AWAITING_GREETING, Trigger.RECEIVE_DATA,           AWAITING_GREETING, PROCEED),
+    (AWAITING_GREETING, Trigger.RECEIVE_EOF,            AWAITING_GREETING, PROCEED),
+    (AWAITING_GREETING, Trigger.SEND_EVENT,             AWAITING_GREETING, DROP),
+
+    (NEGOTIATING,       Trigger.RECEIVE_DATA,           NEGOTIATING,       PROCEED),
+    (NEGOTIATING,       Trigger.RECEIVE_EOF,            NEGOTIATING,       PROCEED),
+    (NEGOTIATING,       Trigger.NEXT_EVENT,             NEGOTIATING,       PROCEED),
+    (NEGOTIATING,       Trigger.SEND_EVENT,             NEGOTIATING,       DROP),
+    (NEGOTIATING,       Trigger.CAPABILITIES,           COMMAND_MODE,      PROCEED),
+    (NEGOTIATING,       Trigger.UNOFFERED_CAPABILITIES, NEGOTIATING,       REFUSE_UNOFFERED),
+    (NEGOTIATING,       Trigger.COMMAND,                NEGOTIATING,       REFUSE_EARLY),
+    (NEGOTIATING,       Trigger.END_OF_INPUT,           CLOSED,            PROCEED),
+
+    (COMMAND_MODE,      Trigger.RECEIVE_DATA,           COMMAND_MODE,      PROCEED),
+    (COMMAND_MODE,      Trigger.RECEIVE_EOF,            COMMAND_MODE,      PROCEED),
+    (COMMAND_MODE,      Trigger.NEXT_EVENT,             COMMAND_MODE,      PROCEED),
+    (COMMAND_MODE,      Trigger.SEND_REPLY,             COMMAND_MODE,      PROCEED),
+    (COMMAND_MODE,      Trigger.SEND_EVENT,             COMMAND_MODE,      PROCEED),
+    (COMMAND_MODE,      Trigger.CAPABILITIES,           COMMAND_MODE,      REFUSE_AGAIN),
+    (COMMAND_MODE,      Trigger.UNOFFERED_CAPABILITIES, COMMAND_MODE,      REFUSE_AGAIN),
+    (COMMAND_MODE,      Trigger.COMMAND,                COMMAND_MODE,      PROCEED),
+    (COMMAND_MODE,      Trigger.END_OF_INPUT,           CLOSED,            PROCEED),
+
+    (CLOSED,            Trigger.RECEIVE_EOF,            CLOSED,            PROCEED),
+    (CLOSED,            Trigger.NEXT_EVENT,             CLOSED,            PROCEED),
+    (CLOSED,            Trigger.SEND_REPLY,             CLOSED,            DROP),
+    (CLOSED,            Trigger.SEND_EVENT,             CLOSED,            DROP),
+    (CLOSED,            Trigger.END_OF_INPUT,           CLOSED,            PROCEED),
+)
+# fmt: on
+TRANSITIONS: Final[Mapping[tuple[State, Trigger], Transition]] = {
+    (state, trigger): Transition(next_state, outcome)
+    for state, trigger, next_state, outcome in _ROWS_AS_WRITTEN
 }
 
 
-_Row = dict[Trigger, tuple[State, Refusal | None]]
+_Row = dict[Trigger, Transition]
 # The table by state, for one lookup per call.
 _ROWS: Final[dict[State, _Row]] = {state: {} for state in State}
-for (_state, _trigger), _entry in TRANSITIONS.items():
-    _ROWS[_state][_trigger] = _entry
+for (_state, _trigger), _transition in TRANSITIONS.items():
+    _ROWS[_state][_trigger] = _transition
 
 
 class Signal(enum.Enum):
@@ -162,9 +227,21 @@ class ServerConnection:
     """
 
     __slots__ = (
-        "_allows_oob", "_capabilities", "_command_exists", "_end_of_input", "_frames",
-        "_in_band", "_in_band_limit", "_limits", "_oob_enabled", "_oob_pending", "_ready",
-        "_row", "_state", "_streamer", "_version",
+        "_allows_oob",
+        "_capabilities",
+        "_command_exists",
+        "_end_of_input",
+        "_frames",
+        "_in_band",
+        "_in_band_limit",
+        "_limits",
+        "_oob_enabled",
+        "_oob_pending",
+        "_ready",
+        "_row",
+        "_state",
+        "_streamer",
+        "_version",
     )
 
     def __init__(
@@ -223,17 +300,18 @@ class ServerConnection:
         """In-band requests (and answers queued behind them) not yet sent."""
         return len(self._in_band)
 
-    def _apply(self, trigger: Trigger) -> Refusal | None:
-        entry = self._row.get(trigger)
-        if entry is None:
+    def _apply(self, trigger: Trigger) -> Outcome | Refusal:
+        """Move by the table; what becomes of the trigger."""
+        transition = self._row.get(trigger)
+        if transition is None:
             raise LocalProtocolError(
                 f"{trigger.value} is not allowed in state '{self._state.value}'"
             )
-        state = entry[0]
+        state = transition[0]
         if state is not self._state:
             self._state = state
             self._row = _ROWS[state]
-        return entry[1]
+        return transition[1]
 
     # -- input -------------------------------------------------------------------------
 
@@ -286,49 +364,43 @@ class ServerConnection:
         if name == QMP_CAPABILITIES:
             self._negotiate(request)
             return None
-        refusal = self._apply(Trigger.COMMAND)
-        if refusal is None:
+        outcome = self._apply(Trigger.COMMAND)
+        if outcome is PROCEED:
             if not self._command_exists(name):
-                refusal = Refusal(
-                    ErrorClass.COMMAND_NOT_FOUND.value, f"The command {name} has not been found"
-                )
+                outcome = Refusal(ErrorClass.COMMAND_NOT_FOUND, command_not_found(name))
             elif request.oob and not self._allows_oob(name):
-                refusal = Refusal(
-                    ErrorClass.GENERIC_ERROR.value, f"The command {name} does not support OOB"
-                )
+                outcome = Refusal(ErrorClass.GENERIC_ERROR, oob_not_supported(name))
             elif request.oob:
                 self._oob_pending.add(request)
                 return request
             else:
                 self._in_band.append(request)
                 return request
-        self._refuse(request, refusal)
+        assert isinstance(outcome, Refusal)
+        self._refuse(request, outcome)
         return None
 
     def _negotiate(self, request: CommandRequest) -> None:
         if request.oob:
-            not_oob = f"The command {QMP_CAPABILITIES} does not support OOB"
-            self._refuse(request, Refusal(ErrorClass.GENERIC_ERROR.value, not_oob))
+            not_oob = oob_not_supported(QMP_CAPABILITIES)
+            self._refuse(request, Refusal(ErrorClass.GENERIC_ERROR, not_oob))
             return
         requested = check_arguments(request.arguments)
         if isinstance(requested, str):
-            self._refuse(request, Refusal(ErrorClass.GENERIC_ERROR.value, requested))
+            self._refuse(request, Refusal(ErrorClass.GENERIC_ERROR, requested))
             return
-        refusal = self._row[Trigger.CAPABILITIES][1]
-        if refusal is None:
-            desc = unavailable(requested, self._capabilities)
-            if desc is not None:
-                refusal = Refusal(ErrorClass.GENERIC_ERROR.value, desc)
-        if refusal is not None:
-            self._refuse(request, refusal)
+        missing = missing_capabilities(requested, self._capabilities)
+        outcome = self._apply(Trigger.UNOFFERED_CAPABILITIES if missing else Trigger.CAPABILITIES)
+        if isinstance(outcome, Refusal):
+            self._refuse(request, outcome, missing)
             return
-        self._apply(Trigger.CAPABILITIES)
         self._oob_enabled = OOB in requested
         self._in_band_limit = self._limits.max_queued_requests if self._oob_enabled else 1
         self._answer_in_band(encode_return({}, request.id, request.has_id))
 
-    def _refuse(self, request: CommandRequest, refusal: Refusal) -> None:
-        answer = encode_error(refusal.error_class, refusal.desc, request.id, request.has_id)
+    def _refuse(self, request: CommandRequest, refusal: Refusal, detail: str = "") -> None:
+        desc = refusal.describe(detail)
+        answer = encode_error(refusal.error_class, desc, request.id, request.has_id)
         if request.oob:
             self._ready.append(answer)
         else:
@@ -359,24 +431,23 @@ class ServerConnection:
     def reply_return(self, request: CommandRequest, value: JSONValue) -> bytes:
         """Bytes to send for ``request`` succeeding with ``value`` (``{}`` if the
         command returns nothing).  They include any engine answers now due after it."""
-        self._apply(Trigger.SEND_REPLY)
-        return self._complete(request, encode_return(value, request.id, request.has_id))
+        dropped = self._apply(Trigger.SEND_REPLY) is DROP
+        reply = encode_return(value, request.id, request.has_id)
+        return self._complete(request, reply, dropped)
 
     def reply_encoded_return(self, request: CommandRequest, encoded: bytes) -> bytes:
         """Like :meth:`reply_return` with the value already encoded as JSON text."""
-        self._apply(Trigger.SEND_REPLY)
-        return self._complete(
-            request, encode_return_encoded(encoded, request.id, request.has_id)
-        )
+        dropped = self._apply(Trigger.SEND_REPLY) is DROP
+        reply = encode_return_encoded(encoded, request.id, request.has_id)
+        return self._complete(request, reply, dropped)
 
     def reply_error(
         self, request: CommandRequest, error_class: str | ErrorClass, desc: str
     ) -> bytes:
         """Bytes to send for ``request`` failing (``error_class`` is one of QMP's)."""
-        self._apply(Trigger.SEND_REPLY)
-        return self._complete(
-            request, encode_error(str(error_class), desc, request.id, request.has_id)
-        )
+        dropped = self._apply(Trigger.SEND_REPLY) is DROP
+        reply = encode_error(str(error_class), desc, request.id, request.has_id)
+        return self._complete(request, reply, dropped)
 
     def event(
         self,
@@ -387,18 +458,28 @@ class ServerConnection:
         """Bytes to send for event ``name`` (``data`` None: no ``data`` member), or
         ``b""`` before negotiation completes (QEMU sends events only after it).
         ``timestamp`` is seconds since the epoch, or an :class:`EventTimestamp`."""
-        self._apply(Trigger.SEND_EVENT)
-        if self._state is not State.COMMAND_MODE:
+        if self._apply(Trigger.SEND_EVENT) is DROP:
             return b""
         if not isinstance(timestamp, EventTimestamp):
             timestamp = EventTimestamp.from_seconds(timestamp)
-        message = encode_event(name, data, timestamp)
+        return self._after_ready(encode_event(name, data, timestamp))
+
+    def encoded_event(self, message: bytes) -> bytes:
+        """Like :meth:`event` for a message already encoded (by
+        :func:`~pyqmp.protocol.messages.encode_event`, once for every connection)."""
+        if self._apply(Trigger.SEND_EVENT) is DROP:
+            return b""
+        return self._after_ready(message)
+
+    def _after_ready(self, message: bytes) -> bytes:
+        # The engine's answers already due were decided first: they go first.
         if self._ready:
             return self.data_to_send() + message
         return message
 
-    def _complete(self, request: CommandRequest, reply: bytes) -> bytes:
-        closed = self._state is State.CLOSED
+    def _complete(self, request: CommandRequest, reply: bytes, dropped: bool) -> bytes:
+        # The request leaves the books either way; when the table drops the reply (the
+        # client is gone), what waited behind it goes too.
         if request.oob:
             if request not in self._oob_pending:
                 raise LocalProtocolError(f"{request!r} is not awaiting a reply")
@@ -407,7 +488,7 @@ class ServerConnection:
             in_band = self._in_band
             if in_band and in_band[0] is request:
                 in_band.popleft()
-                if not in_band and not self._ready and not closed:
+                if not in_band and not self._ready and not dropped:
                     return reply
                 self._ready.append(reply)
                 while in_band:
@@ -425,13 +506,11 @@ class ServerConnection:
                     raise LocalProtocolError(f"{request!r} is not awaiting a reply")
                 if not self._ready:
                     return b""
-            if closed:
+            if dropped:
                 self._ready.clear()
                 return b""
             return self.data_to_send()
-        if closed:
+        if dropped:
             self._ready.clear()
             return b""
-        if self._ready:
-            return self.data_to_send() + reply
-        return reply
+        return self._after_ready(reply)

@@ -1,11 +1,19 @@
-"""The protocol part's exceptions, and the names of QMP's error classes.
+"""QMP's error classes and the error texts QEMU writes, defined once; and the exceptions
+of the protocol part.
+
+:class:`ErrorClass` is the only definition of QMP's error classes in pyqmp: every other
+part (the server's :class:`~pyqmp.server.errors.CommandError`, the machine, the client)
+imports it.  The classes are QEMU's (``QapiErrorClass``); clients branch on them, so no
+others exist.  The functions below are the error texts that more than one part writes
+(the engine and the dispatcher both say a command "has not been found", the argument
+checks of ``qmp_capabilities`` and of every command speak as QEMU's input visitor):
+each is spelled here once, exactly as QEMU 7.2 spells it.
 
 Problems a *client* causes (bad JSON, malformed requests, commands out of turn) are not
 exceptions here: the engine answers them on the wire, exactly as QEMU does.  The
 exceptions below are for the *application* driving the engine: calling it out of turn
 (:class:`LocalProtocolError`) or handing it a value that has no JSON form
-(:class:`EncodeError`).  The error classes are QEMU's (``QapiErrorClass``); clients
-branch on them, so no others exist.
+(:class:`EncodeError`).
 """
 
 from __future__ import annotations
@@ -24,6 +32,44 @@ class ErrorClass(enum.StrEnum):
 
 
 ERROR_CLASS_NAMES: frozenset[str] = frozenset(member.value for member in ErrorClass)
+
+
+# -- what QEMU says -----------------------------------------------------------------------
+# qapi/qmp-dispatch.c for commands, qapi/qobject-input-visitor.c for their arguments.
+
+
+def command_not_found(name: str) -> str:
+    return f"The command {name} has not been found"
+
+
+def oob_not_supported(name: str) -> str:
+    return f"The command {name} does not support OOB"
+
+
+def parameter_missing(path: str) -> str:
+    return f"Parameter '{path}' is missing"
+
+
+def parameter_unexpected(path: str) -> str:
+    return f"Parameter '{path}' is unexpected"
+
+
+def parameter_type_invalid(path: str, expected: str) -> str:
+    """``expected`` is a JSON type as QEMU names it: integer, string, array, object..."""
+    return f"Invalid parameter type for '{path}', expected: {expected}"
+
+
+def parameter_value_refused(path: str, value: str) -> str:
+    """An enum value the parameter's type does not have."""
+    return f"Parameter '{path}' does not accept value '{value}'"
+
+
+def parameter_out_of_range(path: str, what: str) -> str:
+    """A number outside its type (``what``: uint8, int32, a size...)."""
+    return f"Parameter '{path}' expects {what}"
+
+
+# -- exceptions ---------------------------------------------------------------------------
 
 
 class ProtocolError(Exception):

@@ -101,38 +101,81 @@ def _build_actions() -> list[list[int]]:
     digits = (ord("0"), ord("9"))
     string_bytes = (0x20, 0xFD)
     rows = [[_ERROR] * 256 for _ in range(_STATE_COUNT)]
-    rows[_START] = _table(_ERROR, {
-        _byte('"'): _DQ, _byte("'"): _SQ, _byte("0"): _ZERO, (ord("1"), ord("9")): _DIGITS,
-        _byte("-"): _SIGN, (ord("a"), ord("z")): _KEYWORD,
-        _byte("{"): _EMIT_WITH + _LCURLY, _byte("}"): _EMIT_WITH + _RCURLY,
-        _byte("["): _EMIT_WITH + _LSQUARE, _byte("]"): _EMIT_WITH + _RSQUARE,
-        _byte(":"): _EMIT_WITH + _COLON, _byte(","): _EMIT_WITH + _COMMA,
-        _byte(" "): _SKIP, _byte("\t"): _SKIP, _byte("\r"): _SKIP, _byte("\n"): _SKIP,
-    })
-    rows[_RECOVERY] = _table(_RECOVERY, {
-        (0x00, 0x1F): _RESYNC, (0xFE, 0xFF): _RESYNC, _byte("\t"): _RECOVERY,
-        _byte("["): _RESYNC, _byte("]"): _RESYNC, _byte("{"): _RESYNC, _byte("}"): _RESYNC,
-        _byte(":"): _RESYNC, _byte(","): _RESYNC,
-    })
+    rows[_START] = _table(
+        _ERROR,
+        {
+            _byte('"'): _DQ,
+            _byte("'"): _SQ,
+            _byte("0"): _ZERO,
+            (ord("1"), ord("9")): _DIGITS,
+            _byte("-"): _SIGN,
+            (ord("a"), ord("z")): _KEYWORD,
+            _byte("{"): _EMIT_WITH + _LCURLY,
+            _byte("}"): _EMIT_WITH + _RCURLY,
+            _byte("["): _EMIT_WITH + _LSQUARE,
+            _byte("]"): _EMIT_WITH + _RSQUARE,
+            _byte(":"): _EMIT_WITH + _COLON,
+            _byte(","): _EMIT_WITH + _COMMA,
+            _byte(" "): _SKIP,
+            _byte("\t"): _SKIP,
+            _byte("\r"): _SKIP,
+            _byte("\n"): _SKIP,
+        },
+    )
+    rows[_RECOVERY] = _table(
+        _RECOVERY,
+        {
+            (0x00, 0x1F): _RESYNC,
+            (0xFE, 0xFF): _RESYNC,
+            _byte("\t"): _RECOVERY,
+            _byte("["): _RESYNC,
+            _byte("]"): _RESYNC,
+            _byte("{"): _RESYNC,
+            _byte("}"): _RESYNC,
+            _byte(":"): _RESYNC,
+            _byte(","): _RESYNC,
+        },
+    )
     for string, escape, quote in ((_DQ, _DQ_ESC, '"'), (_SQ, _SQ_ESC, "'")):
         rows[escape] = _table(_ERROR, {string_bytes: string})
-        rows[string] = _table(_ERROR, {
-            string_bytes: string, _byte("\\"): escape, _byte(quote): _EMIT_WITH + _STRING,
-        })
+        rows[string] = _table(
+            _ERROR,
+            {
+                string_bytes: string,
+                _byte("\\"): escape,
+                _byte(quote): _EMIT_WITH + _STRING,
+            },
+        )
     end_integer = _EMIT_BEFORE + _INTEGER
     end_float = _EMIT_BEFORE + _FLOAT
     rows[_ZERO] = _table(end_integer, {digits: _ERROR, _byte("."): _MANTISSA})
     rows[_SIGN] = _table(_ERROR, {_byte("0"): _ZERO, (ord("1"), ord("9")): _DIGITS})
-    rows[_DIGITS] = _table(end_integer, {
-        digits: _DIGITS, _byte("e"): _EXP_E, _byte("E"): _EXP_E, _byte("."): _MANTISSA,
-    })
+    rows[_DIGITS] = _table(
+        end_integer,
+        {
+            digits: _DIGITS,
+            _byte("e"): _EXP_E,
+            _byte("E"): _EXP_E,
+            _byte("."): _MANTISSA,
+        },
+    )
     rows[_MANTISSA] = _table(_ERROR, {digits: _MANTISSA_DIGITS})
-    rows[_MANTISSA_DIGITS] = _table(end_float, {
-        digits: _MANTISSA_DIGITS, _byte("e"): _EXP_E, _byte("E"): _EXP_E,
-    })
-    rows[_EXP_E] = _table(_ERROR, {
-        _byte("-"): _EXP_SIGN, _byte("+"): _EXP_SIGN, digits: _EXP_DIGITS,
-    })
+    rows[_MANTISSA_DIGITS] = _table(
+        end_float,
+        {
+            digits: _MANTISSA_DIGITS,
+            _byte("e"): _EXP_E,
+            _byte("E"): _EXP_E,
+        },
+    )
+    rows[_EXP_E] = _table(
+        _ERROR,
+        {
+            _byte("-"): _EXP_SIGN,
+            _byte("+"): _EXP_SIGN,
+            digits: _EXP_DIGITS,
+        },
+    )
     rows[_EXP_SIGN] = _table(_ERROR, {digits: _EXP_DIGITS})
     rows[_EXP_DIGITS] = _table(end_float, {digits: _EXP_DIGITS})
     rows[_KEYWORD] = _table(_EMIT_BEFORE + _WORD_KEYWORD, {(ord("a"), ord("z")): _KEYWORD})
@@ -243,8 +286,16 @@ class JSONStreamer:
     """QEMU's ``JSONMessageParser``: bytes in, complete JSON values and errors out."""
 
     __slots__ = (
-        "_brace_count", "_bracket_count", "_items", "_limits", "_message", "_prefix",
-        "_previous_word", "_state", "_token_count", "_token_size",
+        "_brace_count",
+        "_bracket_count",
+        "_items",
+        "_limits",
+        "_message",
+        "_prefix",
+        "_previous_word",
+        "_state",
+        "_token_count",
+        "_token_size",
     )
 
     def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:

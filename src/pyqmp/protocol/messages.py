@@ -42,8 +42,12 @@ class CommandRequest:
     __slots__ = ("arguments", "has_id", "id", "name", "oob")
 
     def __init__(
-        self, name: str, arguments: dict[str, JSONValue], id: JSONValue = None,
-        has_id: bool = False, oob: bool = False,
+        self,
+        name: str,
+        arguments: dict[str, JSONValue],
+        id: JSONValue = None,
+        has_id: bool = False,
+        oob: bool = False,
     ) -> None:
         self.name = name
         self.arguments = arguments
@@ -102,7 +106,8 @@ def _check_members(
             if verb is not None:
                 return RequestError(
                     f"QMP input member '{member}' clashes with '{verb}'",
-                    id=request_id, has_id=has_id,
+                    id=request_id,
+                    has_id=has_id,
                 )
             verb = member
         elif member == "arguments":
@@ -169,9 +174,9 @@ def encode_error(
         if not isinstance(desc, str):
             raise EncodeError(f"error description must be a string, not {type(desc).__name__}")
         desc = str(desc)
-    body = b"".join((
-        _ERROR, b'"', str(error_class).encode("ascii"), b'"', _DESC, dumps_ascii(desc), b"}"
-    ))
+    body = b"".join(
+        (_ERROR, b'"', str(error_class).encode("ascii"), b'"', _DESC, dumps_ascii(desc), b"}")
+    )
     if has_id:
         return b"".join((_ERROR_WITH_ID, encode_id(request_id), b", ", body, _END))
     return b"".join((b"{", body, _END))
@@ -202,7 +207,8 @@ def encode_event(
     when ``data`` is None (QEMU omits it for events without members)."""
     seconds, microseconds = timestamp
     head = b'{"timestamp": {"seconds": %d, "microseconds": %d}, "event": ' % (
-        int(seconds), int(microseconds)
+        int(seconds),
+        int(microseconds),
     )
     if data is None:
         return b"".join((head, dumps_ascii(name), _END))
@@ -212,8 +218,12 @@ def encode_event(
 def encode_greeting(version: JSONValue, capabilities: Sequence[str]) -> bytes:
     """``{"QMP": {"version": ..., "capabilities": [...]}}\\r\\n``, byte for byte QEMU's for
     the same values (``version`` in the shape of ``query-version``'s result)."""
-    return b"".join((
-        b'{"QMP": {"version": ', dumps(version).encode("ascii"),
-        b', "capabilities": ', dumps(list(capabilities)).encode("ascii"), b"}}\r\n",
-    ))
-
+    return b"".join(
+        (
+            b'{"QMP": {"version": ',
+            dumps(version).encode("ascii"),
+            b', "capabilities": ',
+            dumps(list(capabilities)).encode("ascii"),
+            b"}}\r\n",
+        )
+    )

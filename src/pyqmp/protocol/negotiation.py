@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
+from .errors import parameter_type_invalid, parameter_unexpected, parameter_value_refused
 from .qemu_json import JSONValue
 from .qemu_order import first_unvisited_member
 
@@ -24,6 +25,7 @@ KNOWN_CAPABILITIES: Final = (OOB,)
 
 ALREADY_NEGOTIATED: Final = "Capabilities negotiation is already complete, command ignored"
 EXPECTING_NEGOTIATION: Final = "Expecting capabilities negotiation with 'qmp_capabilities'"
+NOT_AVAILABLE: Final = "Capability {} not available"
 
 
 def check_arguments(arguments: dict[str, JSONValue]) -> str | list[str]:
@@ -32,23 +34,22 @@ def check_arguments(arguments: dict[str, JSONValue]) -> str | list[str]:
     requested: list[str] = []
     if "enable" in arguments:
         if type(enable) is not list:
-            return "Invalid parameter type for 'enable', expected: array"
+            return parameter_type_invalid("enable", "array")
         for index, capability in enumerate(enable):
             if type(capability) is not str:
-                return f"Invalid parameter type for 'enable[{index}]', expected: string"
+                return parameter_type_invalid(f"enable[{index}]", "string")
             if capability not in KNOWN_CAPABILITIES:
                 # QEMU's enum visitor names list elements 'null' here.
-                return f"Parameter 'null' does not accept value '{capability}'"
+                return parameter_value_refused("null", capability)
             requested.append(capability)
     if len(arguments) > ("enable" in arguments):
         unexpected = first_unvisited_member(list(arguments), ("enable",))
-        return f"Parameter '{unexpected}' is unexpected"
+        assert unexpected is not None  # a member other than 'enable' is there
+        return parameter_unexpected(unexpected)
     return requested
 
 
-def unavailable(requested: Sequence[str], offered: Sequence[str]) -> str | None:
-    """QEMU's refusal of capabilities that were not offered, or None."""
-    missing = [capability for capability in requested if capability not in offered]
-    if not missing:
-        return None
-    return f"Capability {', '.join(missing)} not available"
+def missing_capabilities(requested: Sequence[str], offered: Sequence[str]) -> str:
+    """The requested capabilities not on offer, as QEMU lists them in
+    :data:`NOT_AVAILABLE` (``""`` if every one is offered)."""
+    return ", ".join(capability for capability in requested if capability not in offered)

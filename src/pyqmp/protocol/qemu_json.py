@@ -25,9 +25,7 @@ import orjson
 from .errors import EncodeError
 from .qemu_order import qdict_order
 
-JSONValue: TypeAlias = (
-    "dict[str, JSONValue] | list[JSONValue] | str | int | float | bool | None"
-)
+JSONValue: TypeAlias = "dict[str, JSONValue] | list[JSONValue] | str | int | float | bool | None"
 
 _INT64_MIN = -(1 << 63)
 _UINT64_LIMIT = 1 << 64
@@ -72,8 +70,8 @@ def mod_utf8_codepoint(data: bytes, start: int) -> tuple[int, int]:
     if lead >= 0xFE or not lead & 0x40:
         return -1, index
     # The lead byte's leading one bits say how long the sequence is (up to 6 in QEMU).
-    length = 2 if lead < 0xE0 else 3 if lead < 0xF0 else 4 if lead < 0xF8 else (
-        5 if lead < 0xFC else 6
+    length = (
+        2 if lead < 0xE0 else 3 if lead < 0xF0 else 4 if lead < 0xF8 else (5 if lead < 0xFC else 6)
     )
     codepoint = lead & (0x7F >> length)
     for _ in range(length - 1):
@@ -89,13 +87,15 @@ def mod_utf8_codepoint(data: bytes, start: int) -> tuple[int, int]:
     return codepoint, index
 
 
-_NONCHARACTER = re.compile("[\ufdd0-\ufdef\ufffe\uffff\U0001fffe-\U0001ffff\U0002fffe-"
-                           "\U0002ffff\U0003fffe-\U0003ffff\U0004fffe-\U0004ffff"
-                           "\U0005fffe-\U0005ffff\U0006fffe-\U0006ffff\U0007fffe-"
-                           "\U0007ffff\U0008fffe-\U0008ffff\U0009fffe-\U0009ffff"
-                           "\U000afffe-\U000affff\U000bfffe-\U000bffff\U000cfffe-"
-                           "\U000cffff\U000dfffe-\U000dffff\U000efffe-\U000effff"
-                           "\U000ffffe-\U000fffff\U0010fffe-\U0010ffff]")
+_NONCHARACTER = re.compile(
+    "[\ufdd0-\ufdef\ufffe\uffff\U0001fffe-\U0001ffff\U0002fffe-"
+    "\U0002ffff\U0003fffe-\U0003ffff\U0004fffe-\U0004ffff"
+    "\U0005fffe-\U0005ffff\U0006fffe-\U0006ffff\U0007fffe-"
+    "\U0007ffff\U0008fffe-\U0008ffff\U0009fffe-\U0009ffff"
+    "\U000afffe-\U000affff\U000bfffe-\U000bffff\U000cfffe-"
+    "\U000cffff\U000dfffe-\U000dffff\U000efffe-\U000effff"
+    "\U000ffffe-\U000fffff\U0010fffe-\U0010ffff]"
+)
 #: UTF-8 byte sequences of noncharacters: valid UTF-8 that QEMU nevertheless refuses.
 NONCHARACTER_UTF8 = re.compile(
     rb"\xef\xb7[\x90-\xaf]|\xef\xbf[\xbe\xbf]|[\xf0-\xf4][\x8f\x9f\xaf\xbf]\xbf[\xbe\xbf]"
@@ -143,8 +143,15 @@ _TOKEN = re.compile(
 )
 _HEX4 = re.compile(rb"[0-9A-Fa-f]{4}")
 _SIMPLE_ESCAPES = {
-    ord('"'): '"', ord("'"): "'", ord("\\"): "\\", ord("/"): "/",
-    ord("b"): "\b", ord("f"): "\f", ord("n"): "\n", ord("r"): "\r", ord("t"): "\t",
+    ord('"'): '"',
+    ord("'"): "'",
+    ord("\\"): "\\",
+    ord("/"): "/",
+    ord("b"): "\b",
+    ord("f"): "\f",
+    ord("n"): "\n",
+    ord("r"): "\r",
+    ord("t"): "\t",
 }
 
 
@@ -339,7 +346,13 @@ def parse_message(text: bytes) -> JSONValue:
 # -- writing ---------------------------------------------------------------------------
 
 _WRITER_ESCAPES = {
-    '"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
 }
 _NEEDS_ESCAPE = re.compile('["\\\\\x00-\x1f\x7f-\U0010ffff]')
 

@@ -41,15 +41,15 @@ def check_schema(fname: str, *, fast_path: bool = True) -> None:
 
 
 def _check(fname: str, fast_path: bool) -> tuple[_Builder, list[DocBlock]]:
-    from .builder import check_definitions
-    from .exprs import check_exprs
-    from .reader import read_schema_file
-
-    # Compiling allocates many small objects and frees none: the cyclic garbage
-    # collector would only rescan them, again and again.
+    # Loading the stages and compiling allocate many small objects and free none: the
+    # cyclic garbage collector would only rescan them, again and again.
     collecting = gc.isenabled()
     gc.disable()
     try:
+        from .builder import check_definitions
+        from .exprs import check_exprs
+        from .reader import read_schema_file
+
         try:
             parsed = read_schema_file(fname, fast_path)
         except OSError as err:

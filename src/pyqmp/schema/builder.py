@@ -12,9 +12,8 @@ their user, so the first error is the one QEMU reports.  The result is an immuta
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 
-from .commands import Command, Event
+from .commands import Command, CommandFlags, Event
 from .docs import DocBlock
 from .entities import (
     AlternateType,
@@ -29,13 +28,14 @@ from .entities import (
 )
 from .errors import SchemaError, SourceInfo
 from .members import Branch, EnumValue, FeatureMember, ObjectMember
-from .reader import TopLevelExpr
 
 TYPE_CHECKING = False  # typing is not imported at run time
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from . import model
+    from .source import TopLevelExpr
 
 BUILTIN_MODULE = "./builtin"
 BUILTIN_TYPES = (
@@ -116,14 +116,14 @@ class _Builder:
         for name, json_type in BUILTIN_TYPES:
             self.define(BuiltinType(name, json_type))
             self.make_array_type(name, None)
-        self.define(ObjectType("q_empty", None, None, None, None, None, [], None))
-        qtype_values = [EnumValue(n, None, None, []) for n in _QTYPE_VALUES]
-        self.define(EnumType("QType", None, None, None, [], qtype_values, "QTYPE"))
+        self.define(ObjectType("q_empty", None, local_members=[]))
+        qtype_values = [EnumValue(name, None) for name in _QTYPE_VALUES]
+        self.define(EnumType("QType", None, members=qtype_values, prefix="QTYPE"))
 
     def make_features(self, features: Any, info: SourceInfo) -> list[FeatureMember]:
         if not features:
             return []
-        return [FeatureMember(f["name"], info, f.get("if")) for f in features]
+        return [FeatureMember(f["name"], info, ifcond=f.get("if")) for f in features]
 
     def make_array_type(self, element_type: str, info: SourceInfo | None) -> str:
         name = element_type + "List"
@@ -143,8 +143,19 @@ class _Builder:
             return None
         name = f"q_obj_{name}-{role}"
         if not isinstance(self.entities.get(name), ObjectType):
-            self.define(ObjectType(name, info, None, ifcond, None, None, members, None))
+            self.define(ObjectType(name, info, ifcond=ifcond, local_members=members))
         return name
+
+    def make_arg_type(
+        self, name: str, data: Any, info: SourceInfo, ifcond: model.Condition
+    ) -> str | None:
+        """A command's or event's ``data``: a type name, or members made into an implicit
+        ``q_obj_NAME-arg`` type."""
+        if not isinstance(data, dict):
+            return data  # type: ignore[no-any-return]
+        return self.make_implicit_object_type(
+            name, info, ifcond, "arg", self.make_members(data, info)
+        )
 
     def make_member(self, key: str, value: Any, info: SourceInfo) -> ObjectMember:
         optional = key.startswith("*")
@@ -153,13 +164,23 @@ class _Builder:
         type_name = value["type"]
         if isinstance(type_name, list):
             type_name = self.make_array_type(type_name[0], info)
+        if len(value) == 1:  # only a type: most members
+            return ObjectMember(key, info, type_name, optional=optional)
         return ObjectMember(
             key,
             info,
             type_name,
-            optional,
-            value.get("if"),
-            self.make_features(value.get("features"), info),
+            optional=optional,
+            ifcond=value.get("if"),
+            features=self.make_features(value.get("features"), info),
+        )
+
+    def make_enum_value(self, value: dict[str, Any], info: SourceInfo) -> EnumValue:
+        return EnumValue(
+            value["name"],
+            info,
+            ifcond=value.get("if"),
+            features=self.make_features(value.get("features"), info),
         )
 
     def make_members(self, data: dict[str, Any], info: SourceInfo) -> list[ObjectMember]:
@@ -171,7 +192,7 @@ class _Builder:
             type_name = value["type"]
             if isinstance(type_name, list):
                 type_name = self.make_array_type(type_name[0], info)
-            variants.append(Branch(key, info, type_name, value.get("if")))
+            variants.append(Branch(key, info, type_name, ifcond=value.get("if")))
         return variants
 
     def define_expr(self, expr: dict[str, Any], info: SourceInfo, doc: DocBlock | None) -> None:
@@ -182,17 +203,30 @@ class _Builder:
         features = self.make_features(expr.get("features"), info)
         if "enum" in expr:
             values = [
-                EnumValue(v["name"], info, v.get("if"), self.make_features(v.get("features"), info))
+                EnumValue(v["name"], info) if len(v) == 1 else self.make_enum_value(v, info)
                 for v in expr["data"]
             ]
             self.define(
-                EnumType(expr["enum"], info, doc, ifcond, features, values, expr.get("prefix"))
+                EnumType(
+                    expr["enum"],
+                    info,
+                    doc=doc,
+                    ifcond=ifcond,
+                    features=features,
+                    members=values,
+                    prefix=expr.get("prefix"),
+                )
             )
         elif "struct" in expr:
-            members = self.make_members(expr["data"], info)
             self.define(
                 ObjectType(
-                    expr["struct"], info, doc, ifcond, features, expr.get("base"), members, None
+                    expr["struct"],
+                    info,
+                    doc=doc,
+                    ifcond=ifcond,
+                    features=features,
+                    base=expr.get("base"),
+                    local_members=self.make_members(expr["data"], info),
                 )
             )
         elif "union" in expr:
@@ -202,59 +236,63 @@ class _Builder:
                 base = self.make_implicit_object_type(
                     name, info, ifcond, "base", self.make_members(base, info)
                 )
-            variants = self.make_variants(expr["data"], info)
+            branches = self.make_variants(expr["data"], info)
             self.define(
                 ObjectType(
                     name,
                     info,
-                    doc,
-                    ifcond,
-                    features,
-                    base,
-                    [],
-                    Variants(expr["discriminator"], info, None, variants),
+                    doc=doc,
+                    ifcond=ifcond,
+                    features=features,
+                    base=base,
+                    local_members=[],
+                    variants=Variants.union(expr["discriminator"], info, branches),
                 )
             )
         elif "alternate" in expr:
-            variants = self.make_variants(expr["data"], info)
-            tag_member = ObjectMember("type", info, "QType", False)
+            branches = self.make_variants(expr["data"], info)
             self.define(
                 AlternateType(
                     expr["alternate"],
                     info,
-                    doc,
-                    ifcond,
-                    features,
-                    Variants(None, info, tag_member, variants),
+                    doc=doc,
+                    ifcond=ifcond,
+                    features=features,
+                    variants=Variants.alternate(info, branches),
                 )
             )
         elif "command" in expr:
             name = expr["command"]
-            data = expr.get("data")
-            if isinstance(data, dict):
-                data = self.make_implicit_object_type(
-                    name, info, ifcond, "arg", self.make_members(data, info)
-                )
+            data = self.make_arg_type(name, expr.get("data"), info, ifcond)
             returns = expr.get("returns")
             if isinstance(returns, list):
                 returns = self.make_array_type(returns[0], info)
-            flags = {
-                "gen": expr.get("gen", True),
-                "success-response": expr.get("success-response", True),
-                "boxed": expr.get("boxed", False),
-                "allow-oob": expr.get("allow-oob", False),
-                "allow-preconfig": expr.get("allow-preconfig", False),
-                "coroutine": expr.get("coroutine", False),
-            }
-            self.define(Command(name, info, doc, ifcond, features, data, returns, flags))
+            self.define(
+                Command(
+                    name,
+                    info,
+                    doc=doc,
+                    ifcond=ifcond,
+                    features=features,
+                    arg_type=data,
+                    ret_type=returns,
+                    flags=CommandFlags.of(expr),
+                )
+            )
         else:
             name = expr["event"]
-            data = expr.get("data")
-            if isinstance(data, dict):
-                data = self.make_implicit_object_type(
-                    name, info, ifcond, "arg", self.make_members(data, info)
+            data = self.make_arg_type(name, expr.get("data"), info, ifcond)
+            self.define(
+                Event(
+                    name,
+                    info,
+                    doc=doc,
+                    ifcond=ifcond,
+                    features=features,
+                    arg_type=data,
+                    boxed=expr.get("boxed", False),
                 )
-            self.define(Event(name, info, doc, ifcond, features, data, expr.get("boxed", False)))
+            )
 
     def check(self) -> None:
         for entity in self.entity_list:
@@ -285,12 +323,15 @@ class _Builder:
             else:
                 types[entity.name] = frozen
         return model.Schema(
-            self.fname,
-            types,
-            commands,
-            events,
-            tuple(model.Module(name, tuple(names)) for name, names in self.modules.items()),
-            tuple(doc.freeze() for doc in docs),
+            fname=self.fname,
+            types=types,
+            commands=commands,
+            events=events,
+            modules=tuple(
+                model.Module(name=name, definitions=tuple(names))
+                for name, names in self.modules.items()
+            ),
+            docs=tuple(doc.freeze() for doc in docs),
         )
 
 

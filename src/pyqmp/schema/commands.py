@@ -9,6 +9,8 @@ their :mod:`~pyqmp.schema.model` form once checked.
 
 from __future__ import annotations
 
+import collections
+
 from .docs import DocBlock
 from .entities import ArrayType, Entity, ObjectType, Type
 from .errors import SchemaError, SourceInfo
@@ -18,6 +20,49 @@ TYPE_CHECKING = False  # typing is not imported at run time
 if TYPE_CHECKING:
     from . import model
     from .entities import Resolver
+
+
+class CommandFlags(
+    collections.namedtuple(
+        "CommandFlags",
+        ("gen", "success_response", "boxed", "allow_oob", "allow_preconfig", "coroutine"),
+        defaults=(True, True, False, False, False, False),
+    )
+):
+    """A command's flags, with QEMU's defaults for those the definition leaves out.
+
+    The fields are named as :class:`~pyqmp.schema.model.Command`'s.  (A
+    ``collections.namedtuple`` rather than ``typing.NamedTuple``: ``schema check`` does
+    not import ``typing``; the annotations are for the type checker.)
+    """
+
+    __slots__ = ()
+    gen: bool
+    success_response: bool
+    boxed: bool
+    allow_oob: bool
+    allow_preconfig: bool
+    coroutine: bool
+
+    @classmethod
+    def of(cls, expr: dict[str, object]) -> CommandFlags:
+        """The flags a checked ``command`` expression sets."""
+        if expr.keys().isdisjoint(_FLAG_KEYS):
+            return DEFAULT_FLAGS  # most commands: one shared value
+        return cls(
+            gen=expr.get("gen", True),
+            success_response=expr.get("success-response", True),
+            boxed=expr.get("boxed", False),
+            allow_oob=expr.get("allow-oob", False),
+            allow_preconfig=expr.get("allow-preconfig", False),
+            coroutine=expr.get("coroutine", False),
+        )
+
+
+DEFAULT_FLAGS = CommandFlags()
+_FLAG_KEYS = frozenset(
+    ("gen", "success-response", "boxed", "allow-oob", "allow-preconfig", "coroutine")
+)
 
 
 class _TakesData(Entity):
@@ -40,12 +85,13 @@ class Command(_TakesData):
         self,
         name: str,
         info: SourceInfo,
-        doc: DocBlock | None,
-        ifcond: model.Condition,
-        features: list[FeatureMember],
-        arg_type: str | None,
-        ret_type: str | None,
-        flags: dict[str, bool],
+        *,
+        doc: DocBlock | None = None,
+        ifcond: model.Condition = None,
+        features: list[FeatureMember] | None = None,
+        arg_type: str | None = None,
+        ret_type: str | None = None,
+        flags: CommandFlags = DEFAULT_FLAGS,
     ) -> None:
         super().__init__(name, info, doc, ifcond, features)
         self.arg_type_name = arg_type
@@ -55,7 +101,7 @@ class Command(_TakesData):
 
     def check(self, schema: Resolver) -> None:
         super().check(schema)
-        _check_arg_type(self, schema, self.flags["boxed"])
+        _check_arg_type(self, schema, self.flags.boxed)
         if self.ret_type_name:
             ret_type = schema.resolve_type(self.ret_type_name, self.info, "command's 'returns'")
             assert self.info is not None
@@ -73,17 +119,11 @@ class Command(_TakesData):
     def freeze(self) -> model.Command:
         from . import model
 
-        f = self.flags
         return model.Command(
-            *self.frozen_head(),
-            self.arg_type_name,
-            self.ret_type_name,
-            f["gen"],
-            f["success-response"],
-            f["boxed"],
-            f["allow-oob"],
-            f["allow-preconfig"],
-            f["coroutine"],
+            **self.frozen_head(),
+            arg_type=self.arg_type_name,
+            ret_type=self.ret_type_name,
+            **self.flags._asdict(),
         )
 
 
@@ -94,11 +134,12 @@ class Event(_TakesData):
         self,
         name: str,
         info: SourceInfo,
-        doc: DocBlock | None,
-        ifcond: model.Condition,
-        features: list[FeatureMember],
-        arg_type: str | None,
-        boxed: bool,
+        *,
+        doc: DocBlock | None = None,
+        ifcond: model.Condition = None,
+        features: list[FeatureMember] | None = None,
+        arg_type: str | None = None,
+        boxed: bool = False,
     ) -> None:
         super().__init__(name, info, doc, ifcond, features)
         self.arg_type_name = arg_type
@@ -112,11 +153,7 @@ class Event(_TakesData):
     def freeze(self) -> model.Event:
         from . import model
 
-        return model.Event(
-            *self.frozen_head(),
-            self.arg_type_name,
-            self.boxed,
-        )
+        return model.Event(**self.frozen_head(), arg_type=self.arg_type_name, boxed=self.boxed)
 
 
 def _check_arg_type(entity: Command | Event, schema: Resolver, boxed: bool) -> None:

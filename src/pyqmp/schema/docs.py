@@ -88,6 +88,19 @@ class DocBlock:
     def end_comment(self) -> None:
         self._switch_section(None)
 
+    def before_heading(self, blocks: list[DocBlock]) -> DocBlock:
+        """A ``# =`` heading line comes next: refused in definition documentation, and
+        it starts a new free-form block unless this one has no text yet.  The block the
+        heading goes into is returned (this one, or a new one once this is in ``blocks``).
+        """
+        if self.symbol:
+            raise self._error("unexpected '=' markup in definition documentation", None)
+        if not self.body.text:
+            return self
+        self.end_comment()
+        blocks.append(self)
+        return DocBlock(self._position, self.info)
+
     def _error(self, message: str, line: int | None) -> SchemaError:
         if line is not None:
             self._position.move_to(line)
@@ -264,12 +277,12 @@ class DocBlock:
             from . import model
 
             self._frozen = model.Doc(
-                self.symbol,
-                self.body.text,
-                {name: section.text for name, section in self.args.items()},
-                {name: section.text for name, section in self.features.items()},
-                tuple((section.name, section.text) for section in self.sections),
-                self.info,
+                symbol=self.symbol,
+                body=self.body.text,
+                members={name: section.text for name, section in self.args.items()},
+                features={name: section.text for name, section in self.features.items()},
+                sections=tuple((section.name, section.text) for section in self.sections),
+                info=self.info,
             )
         return self._frozen
 

@@ -11,7 +11,6 @@ creates and drives them.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 from .docs import DocBlock
 from .errors import SchemaError, SourceInfo
@@ -32,11 +31,19 @@ _NUMERIC_START_RE = re.compile(r"[-+0-9.]")
 # No typing at run time: `schema check` does not pay for importing it.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Protocol
+    from collections.abc import Callable
+    from typing import Any, Protocol, TypedDict
 
     from . import model
 
     Features = tuple[model.Feature, ...]
+
+    class FrozenHead(TypedDict):
+        name: str
+        info: SourceInfo | None
+        doc: model.Doc | None
+        ifcond: model.Condition
+        features: Features
 
     class Resolver(Protocol):
         """What entities need of the schema being built: lookup by name."""
@@ -60,10 +67,11 @@ class Entity:
         self,
         name: str,
         info: SourceInfo | None,
-        doc: DocBlock | None,
+        doc: DocBlock | None = None,
         ifcond: model.Condition = None,
         features: list[FeatureMember] | None = None,
     ) -> None:
+        # (positional for the subclasses' calls; their own callers name every argument)
         self.name = name
         self.info = info
         self.doc = doc
@@ -98,12 +106,15 @@ class Entity:
     def describe(self) -> str:
         return f"{self.meta} '{self.name}'"
 
-    def frozen_head(
-        self,
-    ) -> tuple[str, SourceInfo | None, model.Doc | None, model.Condition, Features]:
+    def frozen_head(self) -> FrozenHead:
         """What every frozen definition starts with: name, info, doc, ifcond, features."""
-        doc = self.doc.freeze() if self.doc else None
-        return (self.name, self.info, doc, self.ifcond, self.freeze_features())
+        return {
+            "name": self.name,
+            "info": self.info,
+            "doc": self.doc.freeze() if self.doc else None,
+            "ifcond": self.ifcond,
+            "features": self.freeze_features(),
+        }
 
     def freeze_features(self) -> Features:
 
@@ -117,7 +128,7 @@ class Entity:
 
 class Include(Entity):
     def __init__(self, module_name: str, info: SourceInfo) -> None:
-        super().__init__(module_name, info, None)
+        super().__init__(module_name, info)
 
 
 class Type(Entity):
@@ -138,7 +149,7 @@ class BuiltinType(Type):
     meta = "built-in"
 
     def __init__(self, name: str, json_type: str) -> None:
-        super().__init__(name, None, None)
+        super().__init__(name, None)
         self._json_type = json_type
 
     def json_type(self) -> str:
@@ -147,7 +158,7 @@ class BuiltinType(Type):
     def freeze(self) -> model.BuiltinType:
         from . import model
 
-        return model.BuiltinType(self.name, self._json_type)
+        return model.BuiltinType(name=self.name, json_type=self._json_type)
 
 
 class EnumType(Type):
@@ -157,11 +168,12 @@ class EnumType(Type):
         self,
         name: str,
         info: SourceInfo | None,
-        doc: DocBlock | None,
-        ifcond: model.Condition,
-        features: list[FeatureMember],
+        *,
+        doc: DocBlock | None = None,
+        ifcond: model.Condition = None,
+        features: list[FeatureMember] | None = None,
         members: list[EnumValue],
-        prefix: str | None,
+        prefix: str | None = None,
     ) -> None:
         super().__init__(name, info, doc, ifcond, features)
         for member in members:
@@ -194,17 +206,17 @@ class EnumType(Type):
         from . import model
 
         return model.EnumType(
-            *self.frozen_head(),
-            tuple(
+            **self.frozen_head(),
+            members=tuple(
                 model.EnumMember(
-                    m.name,
-                    m.ifcond,
-                    tuple([f.freeze() for f in m.features]) if m.features else (),
-                    m.info,
+                    name=m.name,
+                    ifcond=m.ifcond,
+                    features=tuple([f.freeze() for f in m.features]) if m.features else (),
+                    info=m.info,
                 )
                 for m in self.members
             ),
-            self.prefix,
+            prefix=self.prefix,
         )
 
 
@@ -212,7 +224,7 @@ class ArrayType(Type):
     meta = "array"
 
     def __init__(self, name: str, info: SourceInfo | None, element_type: str) -> None:
-        super().__init__(name, info, None)
+        super().__init__(name, info)
         self.element_type_name = element_type
         self.element_type: Type | None = None
 
@@ -241,7 +253,10 @@ class ArrayType(Type):
 
         assert self.element_type is not None
         return model.ArrayType(
-            self.name, self.info, self.element_type_name, self.element_type.ifcond
+            name=self.name,
+            info=self.info,
+            element_type=self.element_type_name,
+            ifcond=self.element_type.ifcond,
         )
 
 
@@ -250,15 +265,18 @@ class ObjectType(Type):
         self,
         name: str,
         info: SourceInfo | None,
-        doc: DocBlock | None,
-        ifcond: model.Condition,
-        features: list[FeatureMember] | None,
-        base: str | None,
+        *,
+        doc: DocBlock | None = None,
+        ifcond: model.Condition = None,
+        features: list[FeatureMember] | None = None,
+        base: str | None = None,
         local_members: list[ObjectMember],
-        variants: Variants | None,
+        variants: Variants | None = None,
     ) -> None:
         super().__init__(name, info, doc, ifcond, features)
-        self.meta = "union" if variants else "struct"
+        if variants is not None and not variants.of_union:
+            raise ValueError(f"{name}: an object type's variants are a union's")
+        self.meta = "struct" if variants is None else "union"
         for member in local_members:
             member.defined_in = name
         if variants is not None:
@@ -340,13 +358,13 @@ class ObjectType(Type):
         assert self.members is not None
         variants = self.variants
         return model.ObjectType(
-            *self.frozen_head(),
-            self.base_name,
-            tuple(m.freeze() for m in self.local_members),
-            tuple(m.freeze() for m in self.members),
-            variants.tag_member.name if variants and variants.tag_member else None,
-            tuple(v.freeze_variant() for v in variants.variants) if variants else None,
-            self.meta,
+            **self.frozen_head(),
+            base=self.base_name,
+            local_members=tuple(m.freeze() for m in self.local_members),
+            members=tuple(m.freeze() for m in self.members),
+            tag=variants.tag_member.name if variants and variants.tag_member else None,
+            variants=tuple(v.freeze_variant() for v in variants.variants) if variants else None,
+            meta=self.meta,
         )
 
 
@@ -357,12 +375,15 @@ class AlternateType(Type):
         self,
         name: str,
         info: SourceInfo,
-        doc: DocBlock | None,
-        ifcond: model.Condition,
-        features: list[FeatureMember],
+        *,
+        doc: DocBlock | None = None,
+        ifcond: model.Condition = None,
+        features: list[FeatureMember] | None = None,
         variants: Variants,
     ) -> None:
         super().__init__(name, info, doc, ifcond, features)
+        if variants.of_union:
+            raise ValueError(f"{name}: an alternate's variants are not a union's")
         for variant in variants.variants:
             variant.defined_in = name
         assert variants.tag_member is not None
@@ -419,29 +440,47 @@ class AlternateType(Type):
         from . import model
 
         return model.AlternateType(
-            *self.frozen_head(),
-            tuple(v.freeze_variant() for v in self.variants.variants),
+            **self.frozen_head(),
+            variants=tuple(v.freeze_variant() for v in self.variants.variants),
         )
 
 
 class Variants:
-    """The branches of a union (tag named) or an alternate (implicit tag member)."""
+    """The branches of a union or of an alternate, which say which they are.
+
+    A union's tag is the base member its ``discriminator`` names, found when the union
+    is checked; an alternate's is an implicit ``type`` member of QEMU's ``QType``.  Make
+    them with :meth:`union` and :meth:`alternate`.
+    """
 
     def __init__(
         self,
-        tag_name: str | None,
         info: SourceInfo,
-        tag_member: ObjectMember | None,
         variants: list[Branch],
+        *,
+        of_union: bool,
+        tag_name: str | None,
+        tag_member: ObjectMember | None,
     ) -> None:
-        self.tag_name = tag_name
         self.info = info
-        self.tag_member = tag_member
         self.variants = variants
+        self.of_union = of_union
+        self.tag_name = tag_name
+        self.tag_member = tag_member
+
+    @classmethod
+    def union(cls, discriminator: str, info: SourceInfo, variants: list[Branch]) -> Variants:
+        return cls(info, variants, of_union=True, tag_name=discriminator, tag_member=None)
+
+    @classmethod
+    def alternate(cls, info: SourceInfo, variants: list[Branch]) -> Variants:
+        tag_member = ObjectMember("type", info, "QType")
+        return cls(info, variants, of_union=False, tag_name=None, tag_member=tag_member)
 
     def check(self, schema: Resolver, seen: dict[str, Member]) -> None:
         info = self.info
-        if self.tag_name is not None:  # a union
+        if self.of_union:
+            assert self.tag_name is not None
             tag_member = seen.get(c_name(self.tag_name))
             base = "'base'"
             if not isinstance(tag_member, ObjectMember) or self.tag_name != tag_member.name:
@@ -471,14 +510,14 @@ class Variants:
             cases = {v.name for v in self.variants}
             for value in tag_member.type.members:
                 if value.name not in cases:
-                    variant = Branch(value.name, info, "q_empty", value.ifcond)
+                    variant = Branch(value.name, info, "q_empty", ifcond=value.ifcond)
                     variant.defined_in = tag_member.defined_in
                     self.variants.append(variant)
         if not self.variants:
             raise SchemaError(info, "union has no branches")
         for variant in self.variants:
             variant.check(schema)
-            if seen:
+            if self.of_union:
                 assert self.tag_member is not None
                 tag_type = self.tag_member.type
                 assert isinstance(tag_type, EnumType)

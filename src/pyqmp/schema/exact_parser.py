@@ -10,14 +10,16 @@ Tokens are produced lazily, so a huge or hostile file costs no more memory than 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 from .docs import DocBlock
-from .errors import SchemaError, SchemaParseError
+from .errors import SchemaError, SchemaParseError, SourceInfo
+from .source import column
 
 TYPE_CHECKING = False  # typing is not imported at run time
 if TYPE_CHECKING:
-    from .reader import FileReader, JSONValue
+    from collections.abc import Iterator
+
+    from .source import FileSink, JSONValue
 
 # Every token, newlines included; finditer() skips the blanks between tokens.  A string
 # token may be unterminated or hold bad characters: the parser checks strings.
@@ -32,7 +34,7 @@ MAX_NESTING = 256
 class ExactParser:
     """Parses one file's text, handing expressions and doc comments to ``reader``."""
 
-    def __init__(self, reader: FileReader, text: str) -> None:
+    def __init__(self, reader: FileSink, text: str) -> None:
         self.reader = reader
         self.text = text
         self.matches: Iterator[re.Match[str]] = _TOKEN_RE.finditer(text)
@@ -49,9 +51,7 @@ class ExactParser:
     def parse_error(self, message: str) -> SchemaParseError:
         """An error at the current token, with QEMU's column rule."""
         line_start = self.text.rfind("\n", 0, self.pos) + 1
-        col = 1
-        for ch in self.text[line_start : self.pos]:
-            col = (col + 7) % 8 + 1 if ch == "\t" else col + 1
+        col = column(self.text[line_start : self.pos])
         return SchemaParseError(self.reader.info_here(), message, col)
 
     # -- tokens ----------------------------------------------------------------------
@@ -220,12 +220,12 @@ class ExactParser:
             tok = self.tok
         reader.reject_expr_doc(cur_doc)
 
-    def get_doc(self, reader: FileReader, info: object) -> list[DocBlock]:
+    def get_doc(self, reader: FileSink, info: SourceInfo) -> list[DocBlock]:
         """Read a doc comment; a ``# =`` heading line splits it into blocks."""
         if self.tok != "##":
             raise self.parse_error("junk after '##' at start of documentation comment")
         blocks: list[DocBlock] = []
-        block = DocBlock(self, info)  # type: ignore[arg-type]
+        block = DocBlock(self, info)
         tok = self.advance(keep_comments=True)
         while tok is not None and tok[0] == "#":
             if tok.startswith("##"):
@@ -236,12 +236,7 @@ class ExactParser:
                 self.check_token(self.advance())
                 return blocks
             if tok.startswith("# ="):
-                if block.symbol:
-                    raise self.parse_error("unexpected '=' markup in definition documentation")
-                if block.body.text:
-                    block.end_comment()
-                    blocks.append(block)
-                    block = DocBlock(self, info)  # type: ignore[arg-type]
+                block = block.before_heading(blocks)
             block.append(tok)
             tok = self.advance(keep_comments=True)
         self.check_token(tok)

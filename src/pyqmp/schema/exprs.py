@@ -9,8 +9,7 @@ sees one form only.  Messages and their order match QEMU's front end.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
-
+from .caches import GOOD_MEMBER_NAMES, remember_good
 from .errors import SchemaError, SourceInfo
 from .names import (
     c_name,
@@ -19,16 +18,25 @@ from .names import (
     check_name_lower,
     is_valid_if_name,
 )
-from .reader import TopLevelExpr
+
+TYPE_CHECKING = False  # typing is not imported at run time
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from .source import TopLevelExpr
 
 _META_KEYS = frozenset(("enum", "struct", "union", "alternate", "command", "event"))
-_EXPR_KEYS: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
-    "enum": (("enum", "data"), frozenset(("if", "features", "prefix"))),
-    "union": (("union", "base", "discriminator", "data"), frozenset(("if", "features"))),
-    "alternate": (("alternate", "data"), frozenset(("if", "features"))),
-    "struct": (("struct", "data"), frozenset(("base", "if", "features"))),
+# (required keys, optional keys) of each kind of object
+_EXPR_KEYS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "enum": (frozenset(("enum", "data")), frozenset(("if", "features", "prefix"))),
+    "union": (
+        frozenset(("union", "base", "discriminator", "data")),
+        frozenset(("if", "features")),
+    ),
+    "alternate": (frozenset(("alternate", "data")), frozenset(("if", "features"))),
+    "struct": (frozenset(("struct", "data")), frozenset(("base", "if", "features"))),
     "command": (
-        ("command",),
+        frozenset(("command",)),
         frozenset(
             (
                 "data",
@@ -44,17 +52,15 @@ _EXPR_KEYS: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
             )
         ),
     ),
-    "event": (("event",), frozenset(("data", "boxed", "if", "features"))),
+    "event": (frozenset(("event",)), frozenset(("data", "boxed", "if", "features"))),
 }
-_MEMBER_KEYS = (("type",), frozenset(("if", "features")))
-_BRANCH_KEYS = (("type",), frozenset(("if",)))
-_NAMED_KEYS = (("name",), frozenset(("if",)))
-_ENUM_MEMBER_KEYS = (("name",), frozenset(("if", "features")))
+_MEMBER_KEYS = (frozenset(("type",)), frozenset(("if", "features")))
+_BRANCH_KEYS = (frozenset(("type",)), frozenset(("if",)))
+_NAMED_KEYS = (frozenset(("name",)), frozenset(("if",)))
+_ENUM_MEMBER_KEYS = (frozenset(("name",)), frozenset(("if", "features")))
+_CONDITION_KEYS = (frozenset[str](), frozenset(("all", "any", "not")))
 
 JSONObject = dict[str, object]
-
-# Member names that passed the strict name and reserved-name checks: names repeat.
-_GOOD_MEMBER_NAMES: set[str] = set()
 
 
 def _quoted(names: Iterable[str]) -> str:
@@ -65,17 +71,12 @@ def check_keys(
     value: JSONObject,
     info: SourceInfo,
     source: str,
-    required: Collection[str],
-    optional: Collection[str],
+    required: frozenset[str],
+    optional: frozenset[str],
 ) -> None:
-    if len(value) <= len(required) + len(optional) and all(
-        key in optional or key in required for key in value
-    ):
-        missing = [key for key in required if key not in value]
-        if not missing:
-            return
-    else:
-        missing = [key for key in required if key not in value]
+    if value.keys() - optional == required:
+        return  # every required key, and no unknown one (in C: this runs ~2,500 times)
+    missing = [key for key in required if key not in value]
     if missing:
         raise SchemaError(
             info, f"{source} misses key{'s' if len(missing) > 1 else ''} {_quoted(missing)}"
@@ -117,7 +118,7 @@ def _check_if_cond(cond: object, info: SourceInfo, source: str) -> None:
         return
     if not isinstance(cond, dict):
         raise SchemaError(info, f"'if' condition of {source} must be a string or an object")
-    check_keys(cond, info, f"'if' condition of {source}", (), ("all", "any", "not"))
+    check_keys(cond, info, f"'if' condition of {source}", *_CONDITION_KEYS)
     if len(cond) != 1:
         raise SchemaError(info, f"'if' condition of {source} has conflicting keys")
     if "not" in cond:
@@ -164,7 +165,7 @@ def check_type(
     for key, member in value.items():
         name = key[1:] if key.startswith("*") else key
         if (
-            name in _GOOD_MEMBER_NAMES
+            name in GOOD_MEMBER_NAMES
             and type(member) is dict
             and "type" in member
             and len(member) == 1
@@ -178,8 +179,8 @@ def check_type(
         cname = c_name(name, False)
         if cname == "u" or cname.startswith("has_"):
             raise SchemaError(info, f"{key_source} uses reserved name")
-        if not permissive and len(_GOOD_MEMBER_NAMES) < 100_000:
-            _GOOD_MEMBER_NAMES.add(name)
+        if not permissive:
+            remember_good(GOOD_MEMBER_NAMES, name)
         check_keys(member, info, key_source, *_MEMBER_KEYS)
         check_if(member, info, key_source)
         check_features(member.get("features"), info)
@@ -275,7 +276,7 @@ def check_exprs(exprs: list[TopLevelExpr]) -> None:
     for expr, info, doc in exprs:
         if "include" in expr:
             continue
-        metas = [key for key in expr if key in _META_KEYS]
+        metas = expr.keys() & _META_KEYS
         if len(metas) != 1:
             raise SchemaError(
                 info,

@@ -16,10 +16,11 @@ from __future__ import annotations
 import re
 
 from .errors import SchemaParseError
+from .source import column
 
 TYPE_CHECKING = False  # typing is not imported at run time
 if TYPE_CHECKING:
-    from .reader import FileReader, JSONValue
+    from .source import FileSink, JSONValue
 
 # (first line, expression) or (line of the opening '##', the doc comment's lines)
 PlanItem = tuple[int, "dict[str, JSONValue] | list[str]"]
@@ -145,7 +146,7 @@ def _strip_trailing_comment(line: str) -> str:
 class LinePosition:
     """Positions for doc comment errors on the fast path (the line's '#')."""
 
-    def __init__(self, reader: FileReader, text: str) -> None:
+    def __init__(self, reader: FileSink, text: str) -> None:
         self.reader = reader
         self.text = text
         self.line = 1
@@ -158,8 +159,6 @@ class LinePosition:
         for _ in range(self.line - 1):
             start = self.text.index("\n", start) + 1
         text = self.text[start : self.text.index("\n", start)]
-        col = 1
-        for ch in text[: len(text) - len(text.lstrip())]:
-            col = (col + 7) % 8 + 1 if ch == "\t" else col + 1
+        col = column(text[: len(text) - len(text.lstrip())])
         self.reader.line = self.line
         return SchemaParseError(self.reader.info_here(), message, col)

@@ -26,7 +26,8 @@ class Member:
     __slots__ = ("defined_in", "ifcond", "info", "name")
     role = "member"
 
-    def __init__(self, name: str, info: SourceInfo | None, ifcond: model.Condition) -> None:
+    # (ifcond is positional here only for the subclasses' calls: ~10,000 per QEMU schema)
+    def __init__(self, name: str, info: SourceInfo | None, ifcond: model.Condition = None) -> None:
         self.name = name
         self.info = info
         self.ifcond = ifcond
@@ -60,7 +61,7 @@ class FeatureMember(Member):
     def freeze(self) -> model.Feature:
         from . import model
 
-        return model.Feature(self.name, self.ifcond, self.info)
+        return model.Feature(name=self.name, ifcond=self.ifcond, info=self.info)
 
 
 class EnumValue(Member):
@@ -71,12 +72,13 @@ class EnumValue(Member):
         self,
         name: str,
         info: SourceInfo | None,
-        ifcond: model.Condition,
-        features: list[FeatureMember],
+        *,
+        ifcond: model.Condition = None,
+        features: list[FeatureMember] | None = None,
     ) -> None:
         super().__init__(name, info, ifcond)
-        self.features = features
-        for feature in features:
+        self.features = features or []
+        for feature in self.features:
             feature.defined_in = name
 
 
@@ -88,7 +90,8 @@ class ObjectMember(Member):
         name: str,
         info: SourceInfo | None,
         type_name: str,
-        optional: bool,
+        *,
+        optional: bool = False,
         ifcond: model.Condition = None,
         features: list[FeatureMember] | None = None,
     ) -> None:
@@ -112,13 +115,13 @@ class ObjectMember(Member):
 
         features = self.features
         return model.ObjectMember(
-            self.name,
-            self.type_name,
-            self.optional,
-            self.ifcond,
-            tuple([f.freeze() for f in features]) if features else (),
-            self.defined_in,
-            self.info,
+            name=self.name,
+            type=self.type_name,
+            optional=self.optional,
+            ifcond=self.ifcond,
+            features=tuple([f.freeze() for f in features]) if features else (),
+            defined_in=self.defined_in,
+            info=self.info,
         )
 
 
@@ -127,11 +130,13 @@ class Branch(ObjectMember):
     role = "branch"
 
     def __init__(
-        self, name: str, info: SourceInfo | None, type_name: str, ifcond: model.Condition
+        self, name: str, info: SourceInfo | None, type_name: str, *, ifcond: model.Condition
     ) -> None:
-        super().__init__(name, info, type_name, False, ifcond)
+        super().__init__(name, info, type_name, ifcond=ifcond)
 
     def freeze_variant(self) -> model.Variant:
         from . import model
 
-        return model.Variant(self.name, self.type_name, self.ifcond, self.info)
+        return model.Variant(
+            name=self.name, type=self.type_name, ifcond=self.ifcond, info=self.info
+        )

@@ -11,6 +11,13 @@ from __future__ import annotations
 
 import re
 
+from .caches import (
+    C_NAMES,
+    C_NAMES_UNPROTECTED,
+    GOOD_LOWER_NAMES,
+    remember_c_name,
+    remember_good,
+)
 from .errors import SchemaError, SourceInfo
 
 _VALID_NAME_RE = re.compile(r"(__[a-z0-9.-]+_)?(x-)?([a-z][a-z0-9_-]*)$", re.IGNORECASE)
@@ -118,24 +125,16 @@ _TICKLISH_WORDS = frozenset(
 )
 
 
-_C_NAMES: dict[str, str] = {}  # name -> protected C name; names repeat a lot
-_C_NAMES_UNPROTECTED: dict[str, str] = {}
-
-
 def c_name(name: str, protect: bool = True) -> str:
-    """The C identifier QEMU derives from ``name``."""
+    """The C identifier QEMU derives from ``name`` (remembered: names repeat a lot)."""
     if protect:
-        cname = _C_NAMES.get(name)
+        cname = C_NAMES.get(name)
         if cname is None:
-            if len(_C_NAMES) > 100_000:  # stay bounded in long-running processes
-                _C_NAMES.clear()
-            cname = _C_NAMES[name] = _c_name(name, True)
+            cname = remember_c_name(C_NAMES, name, _c_name(name, True))
         return cname
-    cname = _C_NAMES_UNPROTECTED.get(name)
+    cname = C_NAMES_UNPROTECTED.get(name)
     if cname is None:
-        if len(_C_NAMES_UNPROTECTED) > 100_000:
-            _C_NAMES_UNPROTECTED.clear()
-        cname = _C_NAMES_UNPROTECTED[name] = _c_name(name, False)
+        cname = remember_c_name(C_NAMES_UNPROTECTED, name, _c_name(name, False))
     return cname
 
 
@@ -172,7 +171,6 @@ def check_name_upper(name: str, info: SourceInfo, source: str) -> None:
         raise SchemaError(info, f"name of {source} must not use lowercase or '-'")
 
 
-_GOOD_LOWER_NAMES: set[str] = set()  # names known to pass check_name_lower strictly
 # The usual good name, no prefix: one regex instead of the general rules (q- is reserved).
 _PLAIN_LOWER_RE = re.compile(r"(?!q-)[a-z][a-z0-9-]*")
 
@@ -184,13 +182,13 @@ def check_name_lower(
     permit_upper: bool = False,
     permit_underscore: bool = False,
 ) -> None:
-    if name in _GOOD_LOWER_NAMES or _PLAIN_LOWER_RE.fullmatch(name):
+    if name in GOOD_LOWER_NAMES or _PLAIN_LOWER_RE.fullmatch(name):
         return
     stem = check_name_str(name, info, source)
     if (not permit_upper and stem.lower() != stem) or (not permit_underscore and "_" in stem):
         raise SchemaError(info, f"name of {source} must not use uppercase or '_'")
-    if stem.lower() == stem and "_" not in stem and len(_GOOD_LOWER_NAMES) < 100_000:
-        _GOOD_LOWER_NAMES.add(name)
+    if stem.lower() == stem and "_" not in stem:
+        remember_good(GOOD_LOWER_NAMES, name)
 
 
 def check_name_camel(name: str, info: SourceInfo, source: str) -> None:

@@ -20,14 +20,8 @@ import os
 
 from .docs import DocBlock
 from .errors import Pragma, SchemaError, SourceInfo
-from .exact_parser import ExactParser
 from .fast_reader import LinePosition, PlanItem, plan_fast_parse
-
-JSONValue = dict[str, "JSONValue"] | list["JSONValue"] | str | bool
-
-
-# One top-level expression with its source position and the doc comment above it.
-TopLevelExpr = tuple[dict[str, object], SourceInfo, DocBlock | None]
+from .source import JSONValue, TopLevelExpr
 
 
 class ParsedSchema:
@@ -116,6 +110,10 @@ class FileReader:
     def read(self, text: str) -> None:
         plan = plan_fast_parse(text) if self.fast_path else None
         if plan is None:
+            # Only a file the fast path declines needs the exact parser: most runs
+            # never import it.
+            from .exact_parser import ExactParser
+
             ExactParser(self, text).parse()
         else:
             self.run_plan(text, plan)
@@ -148,12 +146,7 @@ class FileReader:
                 block.feed(comments[first:index], start + 1 + first)
                 first = index
                 position.move_to(start + 1 + index)
-                if block.symbol:
-                    raise position.parse_error("unexpected '=' markup in definition documentation")
-                if block.body.text:
-                    block.end_comment()
-                    blocks.append(block)
-                    block = DocBlock(position, info)
+                block = block.before_heading(blocks)
         block.feed(comments[first:], start + 1 + first)
         position.move_to(start + 1 + len(comments))
         block.end_comment()

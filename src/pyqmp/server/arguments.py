@@ -15,6 +15,13 @@ from typing import Any
 
 import msgspec
 
+from ..protocol.errors import (
+    parameter_missing,
+    parameter_out_of_range,
+    parameter_type_invalid,
+    parameter_unexpected,
+    parameter_value_refused,
+)
 from ..schema import model
 from .errors import CommandError
 
@@ -53,19 +60,19 @@ def _qemu_message(schema: model.Schema, arg_type: str | None, message: str) -> s
     if path.startswith("."):
         path = path[1:]
     if match := _MISSING_RE.match(text):
-        return f"Parameter '{_join(path, match.group(1))}' is missing"
+        return parameter_missing(_join(path, match.group(1)))
     if match := _UNKNOWN_RE.match(text):
-        return f"Parameter '{_join(path, match.group(1))}' is unexpected"
+        return parameter_unexpected(_join(path, match.group(1)))
     if match := _ENUM_RE.match(text):
-        return f"Parameter '{path}' does not accept value '{match.group(1)}'"
+        return parameter_value_refused(path, match.group(1))
     qapi_type = _type_at(schema, arg_type, path)
     if qapi_type in _SIZED_INTS:
-        return f"Parameter '{path}' expects {qapi_type}"
+        return parameter_out_of_range(path, qapi_type)
     match = _EXPECTED_RE.match(text)
     expected = _JSON_NAMES.get(match.group(1), match.group(1)) if match else "value"
     if expected == "object" and qapi_type is not None:
         expected = _expected_for(schema, qapi_type)
-    return f"Invalid parameter type for '{path}', expected: {expected}"
+    return parameter_type_invalid(path, expected)
 
 
 def _join(path: str, name: str) -> str:

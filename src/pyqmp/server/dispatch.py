@@ -15,6 +15,8 @@ from typing import Any, NamedTuple
 
 import msgspec
 
+from ..protocol.errors import command_not_found, parameter_unexpected
+from ..protocol.negotiation import QMP_CAPABILITIES
 from ..schema import model
 from .arguments import decode_arguments
 from .errors import COMMAND_NOT_FOUND, BindingError, CommandError
@@ -51,6 +53,8 @@ class Dispatcher:
         constant = frozenset(constant_results)
         self.commands: dict[str, BoundCommand] = {}
         for name, command in schema.commands.items():
+            if name == QMP_CAPABILITIES:
+                continue  # the protocol engine runs it: no handler implements it
             method_name = methods.get(name)
             method = getattr(handlers, method_name, None) if method_name else None
             if method is None:
@@ -76,7 +80,7 @@ class Dispatcher:
         """Run command ``name``; return its result as JSON, or raise CommandError."""
         command = self.commands.get(name)
         if command is None:
-            raise CommandError(f"The command {name} has not been found", COMMAND_NOT_FOUND)
+            raise CommandError(command_not_found(name), COMMAND_NOT_FOUND)
         if command.constant:
             cached = self._constant_results.get(name)
             if cached is not None and not arguments:
@@ -84,7 +88,7 @@ class Dispatcher:
         if command.arguments_type is None:
             if arguments:
                 unexpected = next(iter(arguments))
-                raise CommandError(f"Parameter '{unexpected}' is unexpected")
+                raise CommandError(parameter_unexpected(unexpected))
             result = command.call()
         else:
             decoded = decode_arguments(

@@ -8,8 +8,9 @@ in-band commands need no queue of their own: when the client stops reading and t
 transport's buffer passes its high-water mark, the monitor stops reading requests
 (QEMU stops reading when its queue is full) — nothing the client sends can make the
 server buffer without bound.  Events are different, since the client does not ask
-for them: past ``EVENT_BACKLOG_LIMIT`` bytes unread, a monitor's events are dropped,
-and counted (``dropped_events``).
+for them: they go through the engine, which alone decides whether the client may be
+sent one now, and past ``EVENT_BACKLOG_LIMIT`` bytes unread a monitor's events are
+dropped, and counted (``dropped_events``).
 """
 
 from __future__ import annotations
@@ -17,11 +18,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from .. import protocol
-from .dispatch import Dispatcher
-from .errors import CommandError
+from .errors import GENERIC_ERROR, CommandError
 
 log = logging.getLogger(__name__)
 
@@ -31,15 +31,30 @@ EVENT_BACKLOG_LIMIT = 4 << 20
 WRITE_HIGH_WATER = 1 << 20
 
 
+class Commands(Protocol):
+    """What a monitor runs requests through: a dispatcher, or a policy's view of one."""
+
+    def __contains__(self, name: str) -> bool: ...
+
+    def allows_oob(self, name: str) -> bool: ...
+
+    def call(self, name: str, arguments: dict[str, Any] | None) -> bytes: ...
+
+
 class Monitor(asyncio.Protocol):
-    """A QMP client connection."""
+    """A QMP client connection.
+
+    ``on_connected`` admits the connection (it returns False to refuse it: the transport
+    is closed before the greeting); ``on_negotiated`` and ``on_closed`` follow its life.
+    """
 
     def __init__(
         self,
-        dispatcher: Dispatcher,
+        dispatcher: Commands,
         version: dict[str, Any],
         on_negotiated: Callable[[Monitor], None],
         on_closed: Callable[[Monitor], None],
+        on_connected: Callable[[Monitor], bool] | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self.engine = protocol.ServerConnection(
@@ -49,6 +64,8 @@ class Monitor(asyncio.Protocol):
         )
         self._on_negotiated = on_negotiated
         self._on_closed = on_closed
+        self._on_connected = on_connected
+        self.identity = ""  # who is at the other end, for the log (set on admission)
         self.transport: asyncio.Transport | None = None
         self.negotiated = False
         self.dropped_events = 0
@@ -61,6 +78,9 @@ class Monitor(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # (uvloop's transports are not asyncio.Transport subclasses, but behave as one)
         self.transport = transport = cast(asyncio.Transport, transport)
+        if self._on_connected is not None and not self._on_connected(self):
+            transport.abort()  # refused: no greeting, and no lingering buffered bytes
+            return
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         transport.write(self.engine.greeting())
 
@@ -117,13 +137,16 @@ class Monitor(asyncio.Protocol):
         except Exception:  # a bug in a handler must not take the monitor down
             log.exception("command %s failed", request.name)
             return self.engine.reply_error(
-                request, "GenericError", f"internal error in command {request.name}"
+                request, GENERIC_ERROR, f"internal error in command {request.name}"
             )
         return self.engine.reply_encoded_return(request, result)
 
     def send_event(self, message: bytes) -> None:
+        data = self.engine.encoded_event(message)
+        if not data:
+            return  # the protocol sends this client nothing now
         if self._out is not None:  # raised by a command of ours: goes before its reply
-            self._out.append(message)
+            self._out.append(data)
             return
         transport = self.transport
         if transport is None or transport.is_closing():
@@ -131,4 +154,4 @@ class Monitor(asyncio.Protocol):
         if transport.get_write_buffer_size() > EVENT_BACKLOG_LIMIT:
             self.dropped_events += 1
             return
-        transport.write(message)
+        transport.write(data)
