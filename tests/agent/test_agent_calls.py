@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -38,7 +39,9 @@ def test_deadline_then_late_reply_then_bound() -> None:
         client = SilentClient()
         idle: list[bool] = []
         calls = MonitorCalls(cast(QMPClient, client), "vm x", 2, lambda: idle.append(True))
-        with pytest.raises(Unanswered, match="vm x: no reply to 'query-status' within 0.01 s"):
+        with pytest.raises(
+            Unanswered, match=re.escape("vm x: no reply to 'query-status' within 0.01 s")
+        ):
             await calls.call("query-status", None, 0.01)
         assert calls.outstanding == 1
         with pytest.raises(Unanswered):

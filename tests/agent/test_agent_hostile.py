@@ -38,6 +38,8 @@ def test_a_lying_monitor_and_bad_requests(tmp_path: Path) -> None:
         stack.callback(agent.stop)
         liar.wait_output(f"sent {EVENTS} events")
 
+        seen: list[float | None] = []
+
         def accounted() -> bool:
             samples = agent.samples()
             counted = sum(
@@ -46,12 +48,10 @@ def test_a_lying_monitor_and_bad_requests(tmp_path: Path) -> None:
             dropped = samples[
                 ("pyqmp_agent_dropped_events_total", frozenset({("where", "monitor")}))
             ]
-            return (
-                counted + dropped == EVENTS
-                and samples.get(("qemu_up", frozenset({("vm", "liar")}))) == 1.0
-            )
+            up = samples.get(("qemu_up", frozenset({("vm", "liar")})))
+            seen[:] = [counted, dropped, up]
+            return counted + dropped == EVENTS and up == 1.0
 
-        seen: list[float | None] = []
         try:
             wait_until(accounted, DEADLINE, "every event counted or counted as dropped")
         except AssertionError as error:

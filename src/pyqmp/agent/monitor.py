@@ -104,9 +104,13 @@ class VMMonitor:
         sessions = 0
         while True:
             client = QMPClient(self.state.name)
+            # Subscribed before connecting: a server may send events right after the
+            # negotiation's reply, before this task runs again.
+            stream = client.events(maxsize=self.settings.event_queue)
             try:
                 await client.connect(self.address, timeout=self.settings.connect_timeout)
             except ConnectError as error:
+                stream.close()
                 self._connect_failed(error)
                 await asyncio.sleep(backoff.next_delay())
                 continue
@@ -116,7 +120,7 @@ class VMMonitor:
             sessions += 1
             log.info("%s: connected", self.where)
             try:
-                await self._session(client)
+                await self._session(client, stream)
             except ConnectionLost as error:
                 self.state.not_up(DISCONNECTED, str(error))
                 log.info("%s: %s", self.where, error)
@@ -139,10 +143,9 @@ class VMMonitor:
             log.info("%s: %s (%s)", self.where, monitor, error)
         self.state.not_up(monitor, str(error))
 
-    async def _session(self, client: QMPClient) -> None:
+    async def _session(self, client: QMPClient, stream: EventStream) -> None:
         self.state.forget_guest()
         calls = MonitorCalls(client, self.where, self.settings.max_unanswered, self._idle)
-        stream = client.events(maxsize=self.settings.event_queue)
         self._calls = calls
         tasks = [
             asyncio.create_task(self._read_events(stream)),
@@ -159,6 +162,7 @@ class VMMonitor:
             await asyncio.gather(*tasks, return_exceptions=True)
             calls.cancel()
             self._dropped_before += stream.dropped
+            self.state.dropped_events = self._dropped_before  # drops after the last read
             stream.close()
 
     def _idle(self) -> None:

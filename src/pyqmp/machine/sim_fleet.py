@@ -59,7 +59,6 @@ async def open_fleet(config: FleetConfig) -> list[RunningMachine]:
                 loop,
                 config.ram_size,
                 GuestEvents(
-                    machine.guest_ready,
                     machine.guest_actual,
                     machine.guest_stats,
                     machine.guest_exited,

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from ..channel import PAGE_SIZE, StatTag
 from ..server.errors import CommandError
 from .guest_link import GuestEvents
+from .machine_qapi import BalloonDriverState
 
 # How long the simulated driver takes to answer (a real one answers in about this).
 ANSWER_DELAY = 0.001
@@ -31,22 +32,38 @@ class SimulatedGuest:
         self.events = events
         self.alive = False
         self.frozen = False
+        self.driver_ready = False
+        self.exited = False
         self.malformed_frames = 0
         self._hung = False
         self._balloon_pages = 0
         self._minor_faults = 0
         self._waiting: dict[str, Callable[[], None]] = {}  # answers held while frozen
 
+    @property
+    def driver_state(self) -> BalloonDriverState:
+        """As :attr:`.guest_link.GuestLink.driver_state`."""
+        if self.exited:
+            return "gone"
+        if not self.alive or not self.driver_ready:
+            return "absent"
+        return "frozen" if self.frozen else "ready"
+
     def start(self) -> None:
         self.kill()
         self.alive = True
+        self.exited = False
         self._hung = False
         self._minor_faults = 0
-        self._answer("ready", lambda: self.events.on_ready(self.ram_pages))
+        self._answer("ready", self._ready)
         self._answer("actual", lambda: self.events.on_actual(self._balloon_pages))
+
+    def _ready(self) -> None:
+        self.driver_ready = True
 
     def kill(self) -> None:
         self.alive = False
+        self.driver_ready = False
         self.frozen = False
         self._waiting.clear()
 
@@ -62,6 +79,8 @@ class SimulatedGuest:
     def powerdown(self) -> None:
         def shut_down() -> None:
             self.alive = False
+            self.driver_ready = False
+            self.exited = True
             self.events.on_exit(0)
 
         self._answer("exit", shut_down)
