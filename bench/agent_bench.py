@@ -13,7 +13,7 @@ so that its monitors accept connections but never answer (a frozen QEMU).  Then:
 - memory: the agent's VmRSS from /proc, sampled throughout; the peak (target < 150 MiB);
 - events: the healthy fleet makes EVENTS stop/cont calls at RATE a second (one QMP event
   each); a NATS subscriber on ``qmp.HOST.*.event.STOP`` and ``.RESUME`` counts what
-  arrives (target: all of them), and the agent's own dropped-event counters are read from its metrics.
+  arrives (target: all of them), and the agent's dropped-event counters are read too.
 
 nats-server is Debian's (installed by tools/setup.sh), started on a free loopback port
 and stopped by PID, as are the fleets and the agent.  The goals come from issue 10.
