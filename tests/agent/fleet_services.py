@@ -309,3 +309,30 @@ def request_and_event(
             await client.close()
 
     return asyncio.run(ask())
+
+
+def requests_in_arrival_order(
+    url: str, requests: list[tuple[str, Any]], timeout: float = 10.0
+) -> list[tuple[int, Any]]:
+    """Send every (subject, payload) request at once: (index, reply) as the replies arrive."""
+    import asyncio
+
+    import nats
+
+    async def ask() -> list[tuple[int, Any]]:
+        client = await nats.connect(url, allow_reconnect=False)
+        arrived: list[tuple[int, Any]] = []
+
+        async def one(index: int, subject: str, payload: Any) -> None:
+            reply = await client.request(subject, json.dumps(payload).encode(), timeout=timeout)
+            arrived.append((index, json.loads(reply.data)))
+
+        try:
+            await asyncio.gather(
+                *(one(index, subject, payload) for index, (subject, payload) in enumerate(requests))
+            )
+            return arrived
+        finally:
+            await client.close()
+
+    return asyncio.run(ask())
