@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fnmatch
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any, Final
 
 import msgspec
@@ -189,7 +189,7 @@ def _is_pattern(text: str) -> bool:
 
 async def events(
     client: NatsClient, selection: EventFilter, queue: int = 10_000
-) -> AsyncIterator[EventMessage]:
+) -> AsyncGenerator[EventMessage, None]:
     """Events as agents publish them, forever (the caller stops iterating).  At most
     ``queue`` wait unread; past that NATS drops them (as a slow consumer)."""
     subscription = await client.subscribe(

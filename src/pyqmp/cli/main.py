@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from pyqmp import __version__
 
@@ -80,6 +81,28 @@ def _add_not_built(
     parser.set_defaults(handler=_not_built(full_name), accepts_any_arguments=True)
 
 
+class _CommandModule(Protocol):
+    """A command's module: its options, and what runs it (an exit status)."""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+def _add_command(
+    subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]",
+    module: _CommandModule,
+    name: str,
+    summary: str,
+    description: str,
+) -> None:
+    parser = subparsers.add_parser(
+        name, help=summary, description=description, formatter_class=_HelpFormatter
+    )
+    module.add_arguments(parser)
+    parser.set_defaults(handler=module.run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser for the whole ``pyqmp`` command line."""
     parser = argparse.ArgumentParser(
@@ -113,39 +136,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     client_command.add_arguments(client)
     client.set_defaults(handler=client_command.run)
-    agent = commands.add_parser(
+    from pyqmp.cli import agent_command, fleet_command, sim_fleet_command
+
+    _add_command(
+        commands,
+        agent_command,
         "agent",
-        help="watch every VM of this host: Prometheus metrics, events and commands on NATS",
-        description="One agent per host: watches QMP monitors (QEMU or pyqmp machine), "
-        "serves Prometheus metrics from what it knows (a scrape never waits on a VM) and "
-        "bridges events and commands to NATS.",
-        formatter_class=_HelpFormatter,
+        "watch every VM of this host: Prometheus metrics, events and commands on NATS",
+        "One agent per host: watches QMP monitors (QEMU or pyqmp machine), serves Prometheus "
+        "metrics from what it knows (a scrape never waits on a VM) and bridges events and "
+        "commands to NATS.",
     )
-    from pyqmp.cli import agent_command
-
-    agent_command.add_arguments(agent)
-    agent.set_defaults(handler=agent_command.run)
-    fleet = commands.add_parser(
+    _add_command(
+        commands,
+        fleet_command,
         "fleet",
-        help="list, command and follow the VMs of every agent on NATS",
-        description="The fleet from any machine that reaches NATS: ls, exec, events.",
-        formatter_class=_HelpFormatter,
+        "list, command and follow the VMs of every agent on NATS",
+        "The fleet from any machine that reaches NATS: ls, exec, events.",
     )
-    from pyqmp.cli import fleet_command
-
-    fleet_command.add_arguments(fleet)
-    fleet.set_defaults(handler=fleet_command.run)
-    sim_fleet = commands.add_parser(
+    _add_command(
+        commands,
+        sim_fleet_command,
         "sim-fleet",
-        help="test tool: many simulated machines in one process",
-        description="A test and benchmark tool: N reference machines in one process, each "
-        "with a QMP monitor on DIR/PREFIXi.qmp and a simulated guest.",
-        formatter_class=_HelpFormatter,
+        "test tool: many simulated machines in one process",
+        "A test and benchmark tool: N reference machines in one process, each with a QMP "
+        "monitor on DIR/PREFIXi.qmp and a simulated guest.",
     )
-    from pyqmp.cli import sim_fleet_command
-
-    sim_fleet_command.add_arguments(sim_fleet)
-    sim_fleet.set_defaults(handler=sim_fleet_command.run)
     guest = commands.add_parser(
         "guest",
         help="the guest process the machine starts (not for direct use)",
