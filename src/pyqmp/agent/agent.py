@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from ..client import Address
+from ..protocol.errors import ErrorClass
 from .metrics import AgentHealth
 from .monitor import EventSink, MonitorSettings, VMMonitor, error_reply
 from .nats_bridge import NatsBridge
@@ -110,7 +111,7 @@ class Agent:
     ) -> dict[str, Any]:
         entry = self._vms.get(vm)
         if entry is None:
-            return error_reply(f"{self.host}: no VM named '{vm}'", "DeviceNotFound")
+            return error_reply(f"{self.host}: no VM named '{vm}'", ErrorClass.DEVICE_NOT_FOUND)
         return await entry.monitor.execute(command, arguments, deadline)
 
     def list_reply(self) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from ..client import (
     QMPClient,
     Reconnect,
 )
+from ..protocol.errors import ErrorClass
 from . import discovery
 from .calls import MonitorCalls, MonitorNotAnswering
 from .discovery import Capabilities
@@ -80,7 +81,7 @@ class Backoff:
         return delay * random.uniform(0.9, 1.1)
 
 
-def error_reply(desc: str, error_class: str = "GenericError") -> dict[str, Any]:
+def error_reply(desc: str, error_class: str = ErrorClass.GENERIC_ERROR) -> dict[str, Any]:
     return {"error": {"class": error_class, "desc": desc}}
 
 
