@@ -44,3 +44,74 @@ def qemu_binary() -> Path:
             pytrace=False,
         )
     return Path(found)
+
+
+def generate_bindings(schema: Path, directory: Path, package: str) -> object:
+    """Generate ``package`` from ``schema`` with the real command line, then import it."""
+    import importlib
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pyqmp",
+            "schema",
+            "gen",
+            "python",
+            str(schema),
+            "-o",
+            str(directory),
+            "--package",
+            package,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    if str(directory) not in sys.path:
+        sys.path.insert(0, str(directory))
+    return importlib.import_module(package)
+
+
+@pytest.fixture(scope="session")
+def qemu_bindings_dir(qemu_source: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory holding ``qemu_api``: bindings generated from QEMU's whole schema."""
+    directory = tmp_path_factory.mktemp("bindings")
+    generate_bindings(qemu_source / "qapi" / "qapi-schema.json", directory, "qemu_api")
+    return directory
+
+
+@pytest.fixture(scope="session")
+def qemu_bindings(qemu_bindings_dir: Path) -> object:
+    import importlib
+
+    return importlib.import_module("qemu_api")
+
+
+@pytest.fixture(scope="session")
+def older_qemu_bindings(qemu_source: Path, tmp_path_factory: pytest.TempPathFactory) -> object:
+    """``qemu_api_older``: bindings from a copy of QEMU's schema as an older QEMU might have
+    had it: RunState without 'prelaunch', StatusInfo without 'singlestep'."""
+    import shutil
+
+    directory = tmp_path_factory.mktemp("older")
+    qapi = directory / "qapi"
+    shutil.copytree(qemu_source / "qapi", qapi)
+    run_state = qapi / "run-state.json"
+    text = run_state.read_text()
+    for old, new in (
+        ("# @prelaunch: QEMU was started with -S and guest has not started\n", ""),
+        ("'postmigrate', 'prelaunch', ", "'postmigrate', "),
+        ("# @singlestep: true if VCPUs are in single-step mode\n", ""),
+        (
+            "'data': {'running': 'bool', 'singlestep': 'bool', 'status': 'RunState'}",
+            "'data': {'running': 'bool', 'status': 'RunState'}",
+        ),
+    ):
+        assert old in text, f"QEMU's run-state.json changed: {old!r} not found"
+        text = text.replace(old, new, 1)
+    run_state.write_text(text)
+    return generate_bindings(qapi / "qapi-schema.json", directory / "out", "qemu_api_older")

@@ -73,6 +73,16 @@ if ! command -v qemu-system-x86_64 >/dev/null 2>&1 || ! command -v dpkg-source >
         apt-get install -y -qq qemu-system-x86 dpkg-dev >/dev/null
 fi
 
+# (a2) The other real parts the agent's tests start (issue 10): NATS and Prometheus, Debian's
+# packages.  Only the binaries are used: the tests start them on 127.0.0.1 and stop them by PID;
+# the packages' own services are not needed (and may stay stopped).
+if ! command -v nats-server >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+    _setup_apt_update
+    _setup_say "installing nats-server and prometheus"
+    _setup_as_root env DEBIAN_FRONTEND=noninteractive \
+        apt-get -o DPkg::Lock::Timeout=600 install -y -qq nats-server prometheus >/dev/null
+fi
+
 # (b) QEMU's source for the installed version: its qapi/ schema, docs and tests/qapi-schema/ are
 # the specification and test data.
 if [ ! -f "$PYQMP_QEMU_SRC/qapi/qapi-schema.json" ]; then

@@ -210,3 +210,11 @@ class TargetProcess:
             if self.wait_exit(EXIT_TIMEOUT_SECONDS) is None:
                 self.process.kill()
                 self.process.wait(timeout=EXIT_TIMEOUT_SECONDS)
+
+
+def monitors(target: Target, count: int) -> Iterator[TargetProcess]:
+    """``target`` running with ``count`` monitors, stopped (by PID) afterwards."""
+    with tempfile.TemporaryDirectory(prefix=f"pyqmp-{target.name}-") as directory:
+        sockets = [os.path.join(directory, f"qmp{index}.sock") for index in range(count)]
+        with target.start(sockets) as process:
+            yield process

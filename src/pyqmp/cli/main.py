@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from pyqmp import __version__
 
@@ -44,7 +45,14 @@ def _schema_introspect(args: argparse.Namespace) -> int:
 def _schema_gen(args: argparse.Namespace) -> int:
     from pyqmp.cli.schema_commands import run_gen_python
 
-    return run_gen_python(args.file, args.output_dir)
+    if (args.file is None) == (args.from_address is None):
+        print("pyqmp schema gen: give FILE or --from ADDRESS (one of them)", file=sys.stderr)
+        return 2
+    if args.from_address is not None:
+        from pyqmp.cli.schema_commands import run_gen_python_from
+
+        return run_gen_python_from(args.from_address, args.output_dir, args.package)
+    return run_gen_python(args.file, args.output_dir, args.package)
 
 
 def _guest(args: argparse.Namespace) -> int:
@@ -73,6 +81,28 @@ def _add_not_built(
     parser.set_defaults(handler=_not_built(full_name), accepts_any_arguments=True)
 
 
+class _CommandModule(Protocol):
+    """A command's module: its options, and what runs it (an exit status)."""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+def _add_command(
+    subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]",
+    module: _CommandModule,
+    name: str,
+    summary: str,
+    description: str,
+) -> None:
+    parser = subparsers.add_parser(
+        name, help=summary, description=description, formatter_class=_HelpFormatter
+    )
+    module.add_arguments(parser)
+    parser.set_defaults(handler=module.run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser for the whole ``pyqmp`` command line."""
     parser = argparse.ArgumentParser(
@@ -94,8 +124,43 @@ def build_parser() -> argparse.ArgumentParser:
     machine_command.add_arguments(machine)
     machine.set_defaults(handler=machine_command.run)
     _add_not_built(commands, "shell", "shell", "ADDRESS", "interactive human monitor")
-    _add_not_built(
-        commands, "client", "client", "ADDRESS COMMAND [JSON-ARGS]", "run one QMP command"
+    client = commands.add_parser(
+        "client",
+        help="run one QMP command (or wait for one event) and print the result as JSON",
+        description="Connect, run COMMAND, print its return value as JSON (exit 0); an error "
+        "reply goes to stderr as CLASS: desc (exit 1), a timeout exits 3, a connection "
+        "failure 4.",
+        formatter_class=_HelpFormatter,
+    )
+    from pyqmp.cli import client_command
+
+    client_command.add_arguments(client)
+    client.set_defaults(handler=client_command.run)
+    from pyqmp.cli import agent_command, fleet_command, sim_fleet_command
+
+    _add_command(
+        commands,
+        agent_command,
+        "agent",
+        "watch every VM of this host: Prometheus metrics, events and commands on NATS",
+        "One agent per host: watches QMP monitors (QEMU or pyqmp machine), serves Prometheus "
+        "metrics from what it knows (a scrape never waits on a VM) and bridges events and "
+        "commands to NATS.",
+    )
+    _add_command(
+        commands,
+        fleet_command,
+        "fleet",
+        "list, command and follow the VMs of every agent on NATS",
+        "The fleet from any machine that reaches NATS: ls, exec, events.",
+    )
+    _add_command(
+        commands,
+        sim_fleet_command,
+        "sim-fleet",
+        "test tool: many simulated machines in one process",
+        "A test and benchmark tool: N reference machines in one process, each with a QMP "
+        "monitor on DIR/PREFIXi.qmp and a simulated guest.",
     )
     guest = commands.add_parser(
         "guest",
@@ -165,13 +230,24 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_HelpFormatter,
     )
     gen.add_argument("language", choices=["python"], help="what to generate")
-    gen.add_argument("file", metavar="FILE", help="the schema's top-level file")
+    gen.add_argument("file", metavar="FILE", nargs="?", help="the schema's top-level file")
+    gen.add_argument(
+        "--from",
+        dest="from_address",
+        metavar="ADDRESS",
+        help="generate from a running server's query-qmp-schema instead of a FILE",
+    )
     gen.add_argument(
         "-o",
         "--output-dir",
         metavar="DIR",
         required=True,
         help="where to write the module (named after the schema: FILE's stem + _qapi.py)",
+    )
+    gen.add_argument(
+        "--package",
+        metavar="NAME",
+        help="write an importable, typed package DIR/NAME instead of one module",
     )
     gen.set_defaults(handler=_schema_gen)
     _add_not_built(

@@ -79,13 +79,53 @@ def run_introspect(path: str, defines: list[str], unmask: bool, compat: Sequence
     return 0
 
 
-def run_gen_python(path: str, output_dir: str) -> int:
+def run_gen_python_from(
+    address: str, output_dir: str, package: str | None = None, timeout: float = 30.0
+) -> int:
+    """Like :func:`run_gen_python`, for the schema a live server describes by introspection."""
+    import asyncio
+
+    if package is not None and not package.isidentifier():
+        print(f"pyqmp: --package {package!r} is not a Python identifier", file=sys.stderr)
+        return 2
+    from pyqmp.client import AddressError, QMPClientError
+    from pyqmp.schema.from_introspection import IntrospectionError, schema_from_introspection
+
+    try:
+        entries = asyncio.run(_introspect(address, timeout))
+        schema = schema_from_introspection(entries, f"query-qmp-schema of {address}")
+    except (AddressError, QMPClientError, IntrospectionError) as error:
+        print(f"pyqmp: {error}", file=sys.stderr)
+        return 1
+
+    from pyqmp.codegen.names import python_name
+    from pyqmp.codegen.python import generate_python
+
+    text = generate_python(schema, f"query-qmp-schema of {address}")
+    module = python_name(address.rsplit("/", 1)[-1].split(".")[0].split(":")[-1]) + "_qapi"
+    return _write_module(text, output_dir, module if package is None else None, package)
+
+
+async def _introspect(address: str, timeout: float) -> Any:
+    from pyqmp.client import QMPClient
+
+    async with QMPClient("pyqmp-schema-gen") as qmp:
+        await qmp.connect(address, timeout=timeout)
+        return await qmp.execute("query-qmp-schema", timeout=timeout)
+
+
+def run_gen_python(path: str, output_dir: str, package: str | None = None) -> int:
     """Write the typed Python API of the schema at ``path`` into ``output_dir``.
 
-    The module is named after the schema file: ``machine.json`` gives ``machine_qapi.py``.
+    The module is named after the schema file (``machine.json`` gives ``machine_qapi.py``),
+    or, with ``package``, is the importable package ``output_dir/package`` (typed: it has
+    ``py.typed``).
     """
     import os
 
+    if package is not None and not package.isidentifier():
+        print(f"pyqmp: --package {package!r} is not a Python identifier", file=sys.stderr)
+        return 2
     try:
         schema = _load(path)
     except _NotLoaded:
@@ -93,14 +133,36 @@ def run_gen_python(path: str, output_dir: str) -> int:
 
     from pyqmp.codegen.python import generate_python, module_name_for
 
-    text = generate_python(schema, os.path.basename(path))
-    target = os.path.join(output_dir, module_name_for(path) + ".py")
+    return _write_module(
+        generate_python(schema, os.path.basename(path)),
+        output_dir,
+        module_name_for(path) if package is None else None,
+        package,
+    )
+
+
+def _write_module(text: str, output_dir: str, module: str | None, package: str | None) -> int:
+    """Write ``text`` as ``output_dir/module.py`` or as the package ``output_dir/package``."""
+    import os
+
+    if package is not None:
+        directory = os.path.join(output_dir, package)
+        files = {
+            os.path.join(directory, "__init__.py"): text,
+            os.path.join(directory, "py.typed"): "",
+        }
+    else:
+        assert module is not None
+        directory = output_dir
+        files = {os.path.join(directory, module + ".py"): text}
+    target = directory
     try:
-        os.makedirs(output_dir, exist_ok=True)
-        with open(target, "w", encoding="utf-8") as stream:
-            stream.write(text)
+        os.makedirs(directory, exist_ok=True)
+        for target, content in files.items():
+            with open(target, "w", encoding="utf-8") as stream:
+                stream.write(content)
     except OSError as err:
         print(f"pyqmp: can't write '{target}': {err.strerror or err}", file=sys.stderr)
         return 1
-    print(f"wrote {target}")
+    print(f"wrote {directory if package is not None else target}")
     return 0

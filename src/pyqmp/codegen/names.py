@@ -27,6 +27,7 @@ def python_name(name: str) -> str:
 RESERVED_TYPE_NAMES = frozenset(
     (
         *("Any", "Literal", "Protocol", "Annotated", "Callable", "Commands", "Events", "msgspec"),
+        *("ClassVar", "TypeVar", "cast", "deprecated", "Client", "AnyEvent", "EVENT_TYPES"),
         *("Int", "Int8", "Int16", "Int32", "Int64", "Uint8", "Uint16", "Uint32", "Uint64", "Size"),
     )
 )

@@ -11,8 +11,8 @@ to the dispatcher (which applies it to requests, replies and events) and decides
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -20,8 +20,10 @@ from importlib import resources
 
 import msgspec
 
+from .. import event_loop
 from ..schema import load_schema
 from ..schema.introspect import introspect_schema, zap_deprecated
+from ..schema.model import Schema
 from ..server.compat import DEFAULT_POLICY, CompatPolicy, CompatRules
 from ..server.dispatch import Dispatcher
 from ..server.errors import ServerError
@@ -43,6 +45,25 @@ def schema_path() -> str:
     return str(resources.files("pyqmp.machine") / "qapi" / "machine.json")
 
 
+@functools.cache
+def machine_interface() -> tuple[Schema, list[api.CommandInfo]]:
+    """The schema and command list every machine of this process shares
+    (read once: a simulated fleet runs hundreds of machines in one process)."""
+    schema = load_schema(schema_path())
+    return schema, [api.CommandInfo(name=name) for name in schema.commands]
+
+
+@functools.cache
+def schema_info(hide_deprecated: bool) -> list[api.SchemaInfo]:
+    """The machine's ``query-qmp-schema`` answer, shared the same way; under
+    ``deprecated-output=hide`` without what QEMU drops (the rest, SchemaInfoEnum's
+    deprecated ``values``, the reply filter hides)."""
+    introspection = introspect_schema(machine_interface()[0])
+    if hide_deprecated:
+        introspection = zap_deprecated(introspection)
+    return msgspec.convert(introspection, list[api.SchemaInfo])
+
+
 class RunningMachine:
     """A machine with its QMP server, ready to listen."""
 
@@ -54,18 +75,14 @@ class RunningMachine:
         compat: CompatPolicy = DEFAULT_POLICY,
     ) -> None:
         self.max_connections = max_connections
-        self.schema = load_schema(schema_path())
+        self.schema, commands = machine_interface()
         self.server: QMPServer | None = None
         self.guest_fault = guest_fault
         self.events = api.Events(self._send_event)
         self.machine = Machine(config, self.events, self._request_exit, call_later=self._later)
         self.machine.set_human_monitor(HumanMonitor(self.machine).run)
-        self.machine.commands_list = [api.CommandInfo(name=name) for name in self.schema.commands]
-        introspection = introspect_schema(self.schema)
-        if compat.deprecated_output == "hide":
-            # the rest (SchemaInfoEnum's deprecated 'values') the reply filter hides
-            introspection = zap_deprecated(introspection)
-        self.machine.schema_info = msgspec.convert(introspection, list[api.SchemaInfo])
+        self.machine.commands_list = commands
+        self.machine.schema_info = schema_info(compat.deprecated_output == "hide")
         self.dispatcher = Dispatcher(
             self.schema,
             self.machine,
@@ -98,24 +115,7 @@ class RunningMachine:
             self.server.request_close()
 
     async def serve(self, addresses: Sequence[MonitorAddress], announce: bool = True) -> None:
-        server = self.server = QMPServer(
-            self.dispatcher, self.version, THROTTLED_EVENTS, self.max_connections
-        )
-        try:
-            for address in addresses:
-                try:
-                    if address.kind == "unix":
-                        await server.listen_unix(address.path, address.options)
-                    else:
-                        port = await server.listen_tcp(address.host, address.port, address.options)
-                        address = address._replace(port=port)
-                except ServerError as error:  # say which monitor could not be set up
-                    raise ServerError(f"monitor {address}: {error}") from None
-                if announce:
-                    print(f"pyqmp machine: QMP monitor on {address}", flush=True)
-        except BaseException:
-            server.close_now()  # the listeners already open, and their socket files
-            raise
+        server = await self.listen(addresses, announce)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self._signalled)
@@ -138,6 +138,28 @@ class RunningMachine:
             if machine.guest is not None:
                 machine.guest.kill()
 
+    async def listen(self, addresses: Sequence[MonitorAddress], announce: bool) -> QMPServer:
+        """Open the machine's monitors (and nothing else: no guest yet, no signals)."""
+        server = self.server = QMPServer(
+            self.dispatcher, self.version, THROTTLED_EVENTS, self.max_connections
+        )
+        try:
+            for address in addresses:
+                try:
+                    if address.kind == "unix":
+                        await server.listen_unix(address.path, address.options)
+                    else:
+                        port = await server.listen_tcp(address.host, address.port, address.options)
+                        address = address._replace(port=port)
+                except ServerError as error:  # say which monitor could not be set up
+                    raise ServerError(f"monitor {address}: {error}") from None
+                if announce:
+                    print(f"pyqmp machine: QMP monitor on {address}", flush=True)
+        except BaseException:
+            server.close_now()  # the listeners already open, and their socket files
+            raise
+        return server
+
     def _signalled(self) -> None:
         # As QEMU on SIGTERM/SIGINT: the machine shuts down, and says why.
         self.events.shutdown(guest=False, reason="host-signal")
@@ -156,16 +178,8 @@ def run(
     machine = RunningMachine(config, guest_fault, max_connections, compat)
     if compat != DEFAULT_POLICY:
         logging.getLogger(__name__).info("compat policy %s", compat.describe())
-    runner = asyncio.run
-    if os.environ.get("PYQMP_NO_UVLOOP") is None:
-        try:
-            import uvloop
-
-            runner = uvloop.run
-        except ImportError:  # uvloop is optional ([fast] extra)
-            pass
     try:
-        runner(machine.serve(addresses))
+        event_loop.run(machine.serve(addresses))
     except (OSError, ServerError) as error:  # a listener that cannot be set up as asked
         print(f"pyqmp machine: {error}", file=sys.stderr)
         return 1

@@ -16,10 +16,23 @@ where the engine writes the bytes: the JSON dialect and its limits
 (:mod:`~pyqmp.protocol.framing`, :mod:`~pyqmp.protocol.qemu_json`), the request rules and
 message shapes (:mod:`~pyqmp.protocol.messages`), capabilities negotiation
 (:mod:`~pyqmp.protocol.negotiation`) and the connection's states and error answers
-(:mod:`~pyqmp.protocol.connection`).  This package never imports asyncio, socket or
-threading; the server and client parts bring the I/O.
+(:mod:`~pyqmp.protocol.connection`).  The client's side of the same wire is
+:class:`ClientConnection` (:mod:`~pyqmp.protocol.client_connection`).  This package
+never imports asyncio, socket or threading; the server and client parts bring the I/O.
 """
 
+from .client_connection import (
+    CLIENT_TRANSITIONS,
+    ClientConnection,
+    ClientEvent,
+    ClientState,
+    ClientTrigger,
+    ErrorReply,
+    Event,
+    Greeting,
+    Negotiated,
+    Reply,
+)
 from .connection import (
     CONNECTION_CLOSED,
     NEED_DATA,
@@ -39,6 +52,7 @@ from .errors import (
     ErrorClass,
     LocalProtocolError,
     ProtocolError,
+    RemoteProtocolError,
 )
 from .framing import FrameError, FrameItem, JSONStreamer
 from .limits import DEFAULT_LIMITS, Limits
@@ -55,26 +69,37 @@ from .messages import (
 from .qemu_json import JSONParseError, JSONValue
 
 __all__ = [
+    "CLIENT_TRANSITIONS",
     "CONNECTION_CLOSED",
     "DEFAULT_LIMITS",
     "ERROR_CLASS_NAMES",
     "NEED_DATA",
     "PAUSED",
     "TRANSITIONS",
+    "ClientConnection",
+    "ClientEvent",
+    "ClientState",
+    "ClientTrigger",
     "CommandRequest",
     "EncodeError",
     "ErrorClass",
+    "ErrorReply",
+    "Event",
     "EventTimestamp",
     "FrameError",
     "FrameItem",
+    "Greeting",
     "JSONParseError",
     "JSONStreamer",
     "JSONValue",
     "Limits",
     "LocalProtocolError",
+    "Negotiated",
     "Outcome",
     "ProtocolError",
     "Refusal",
+    "RemoteProtocolError",
+    "Reply",
     "RequestError",
     "ServerConnection",
     "Signal",

@@ -100,3 +100,9 @@ class EncodeError(ProtocolError, TypeError):
     def __init__(self, message: str, path: str = "") -> None:
         super().__init__(f"{path}: {message}" if path else message)
         self.path = path
+
+
+class RemoteProtocolError(ProtocolError):
+    """The peer broke the protocol: what it sent cannot be taken in the connection's
+    state (a client engine's server sending a reply to no request, bytes that are not
+    JSON, no greeting).  The message says what was expected; the connection is over."""
