@@ -55,6 +55,12 @@ def _schema_gen(args: argparse.Namespace) -> int:
     return run_gen_python(args.file, args.output_dir, args.package)
 
 
+def _schema_doc(args: argparse.Namespace) -> int:
+    from pyqmp.cli.schema_commands import run_doc
+
+    return run_doc(args.file, args.output, args.format, args.title)
+
+
 def _guest(args: argparse.Namespace) -> int:
     from pyqmp.guest.main import main as guest_main
 
@@ -250,9 +256,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="write an importable, typed package DIR/NAME instead of one module",
     )
     gen.set_defaults(handler=_schema_gen)
-    _add_not_built(
-        schema_commands, "doc", "schema doc", "FILE -o OUT", "write reference documentation"
+    doc = schema_commands.add_parser(
+        "doc",
+        help="write a schema's reference manual (HTML with offline search, or Markdown)",
+        description="Write the reference manual of a schema from its doc comments: every "
+        "command, event and type with its members, features, conditions and examples, "
+        "cross-linked. HTML is a directory (index.html, one page per module, an offline "
+        "search); Markdown is one file, OUT/index.md.",
+        formatter_class=_HelpFormatter,
     )
+    doc.add_argument("file", metavar="FILE", help="the schema's top-level file")
+    doc.add_argument(
+        "-o", "--output", metavar="OUT", required=True, help="the directory to write into"
+    )
+    doc.add_argument(
+        "--format", choices=("html", "markdown"), default="html", help="default: html"
+    )
+    doc.add_argument("--title", help="the manual's title (default: FILE's name + reference)")
+    doc.set_defaults(handler=_schema_doc)
     _add_not_built(
         schema_commands,
         "diff",

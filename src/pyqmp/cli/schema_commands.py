@@ -166,3 +166,38 @@ def _write_module(text: str, output_dir: str, module: str | None, package: str |
         return 1
     print(f"wrote {directory if package is not None else target}")
     return 0
+
+
+def run_doc(path: str, output_dir: str, fmt: str, title: str | None = None) -> int:
+    """Write the reference manual of the schema at ``path`` into ``output_dir``.
+
+    Pages are named on stderr as they are written once the run has taken over a second
+    (QEMU's whole schema takes well under that on a quiet machine).
+    """
+    import time
+
+    started = time.monotonic()
+    try:
+        schema = _load(path)
+    except _NotLoaded:
+        return 1
+
+    from pyqmp.docgen import write_manual
+
+    def progress(step: str) -> None:
+        if time.monotonic() - started > 1.0:
+            print(f"pyqmp schema doc: writing {step}", file=sys.stderr, flush=True)
+
+    try:
+        written = write_manual(schema, output_dir, fmt, title, progress)
+    except OSError as err:
+        where = f" '{err.filename}'" if err.filename else ""
+        print(f"pyqmp schema doc: can't write{where}: {err.strerror or err}", file=sys.stderr)
+        return 1
+    definitions = len(schema.commands) + len(schema.events)
+    elapsed = time.monotonic() - started
+    print(
+        f"wrote {len(written)} files to {output_dir} ({definitions} commands and events, "
+        f"{elapsed:.2f} s)"
+    )
+    return 0

@@ -36,7 +36,8 @@ class Inline(NamedTuple):
 _HEADING_RE = re.compile(r"(=+) +(\S.*)")
 _BULLET_RE = re.compile(r"[-*] +")
 _INLINE_RE = re.compile(
-    r"``(?P<literal>.+?)``"
+    r"\\(?P<escaped>[\\`*_@|])"
+    r"|``(?P<literal>.+?)``"
     r"|(?<![\w@])@(?P<reference>[A-Za-z_][\w.+-]*[\w+]|[A-Za-z_])"
     r"|\*\*(?P<strong>[^*\s](?:[^*]*[^*\s])?)\*\*"
     r"|(?<![\w*])\*(?P<emphasis>[^*\s](?:[^*]*[^*\s])?)\*(?![\w*])"
@@ -56,10 +57,17 @@ def parse_inline(text: str) -> list[Inline]:
         value = match.group(kind)
         if kind == "interpreted":
             kind = "literal"
+        if kind == "escaped":  # reST's backslash: the character as written
+            if pieces and pieces[-1].kind == "text":
+                value = pieces.pop().text + value
+            kind = "text"
         pieces.append(Inline(kind, value))
         position = match.end()
     if position < len(text):
-        pieces.append(Inline("text", text[position:]))
+        if pieces and pieces[-1].kind == "text":
+            pieces[-1] = Inline("text", pieces[-1].text + text[position:])
+        else:
+            pieces.append(Inline("text", text[position:]))
     return pieces
 
 
