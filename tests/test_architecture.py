@@ -21,6 +21,9 @@ ARCHITECTURE = ROOT / "ARCHITECTURE.md"
 # their own.
 SANS_IO = ("protocol", "channel", "machine/guest_channel.py")
 IO_MODULES = frozenset(("asyncio", "socket", "select", "selectors", "threading"))
+# Documents pyqmp writes rather than refers to: `pyqmp schema doc --format markdown` makes
+# OUT/index.md.
+GENERATED_DOCUMENTS = frozenset(("index.md",))
 
 
 def allowed_imports() -> dict[str, frozenset[str] | None]:
@@ -126,6 +129,6 @@ def test_no_document_outside_the_repository_is_referred_to() -> None:
         for reference in re.findall(
             r"[\w./-]*?([\w-]+\.md)\b", (ROOT / name).read_text(errors="replace")
         )
-        if reference not in documents
+        if reference not in documents and reference not in GENERATED_DOCUMENTS
     }
     assert missing == set()

@@ -83,6 +83,15 @@ if ! command -v nats-server >/dev/null 2>&1 || ! command -v prometheus >/dev/nul
         apt-get -o DPkg::Lock::Timeout=600 install -y -qq nats-server prometheus >/dev/null
 fi
 
+# (a3) Chromium (Debian's package), headless: the reference manual's browser test opens the manual
+# of QEMU's schema in it over the DevTools protocol on 127.0.0.1 (tests/docgen).
+if ! command -v chromium >/dev/null 2>&1; then
+    _setup_apt_update
+    _setup_say "installing chromium"
+    _setup_as_root env DEBIAN_FRONTEND=noninteractive \
+        apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium >/dev/null
+fi
+
 # (b) QEMU's source for the installed version: its qapi/ schema, docs and tests/qapi-schema/ are
 # the specification and test data.
 if [ ! -f "$PYQMP_QEMU_SRC/qapi/qapi-schema.json" ]; then
