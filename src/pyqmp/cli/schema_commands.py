@@ -176,7 +176,12 @@ def run_doc(path: str, output_dir: str, fmt: str, title: str | None = None) -> i
     """
     import time
 
+    import os
+
     started = time.monotonic()
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        print(f"pyqmp schema doc: '{output_dir}' exists and is not a directory", file=sys.stderr)
+        return 1
     try:
         schema = _load(path)
     except _NotLoaded:

@@ -243,6 +243,7 @@ def _entry(schema: Schema, definition: Definition, module: str) -> Entry:
                 condition_text(variant.ifcond),
             )
             for variant in definition.variants or ()
+            if variant.type != "q_empty"  # a tag value with no members of its own
         )
     elif isinstance(definition, AlternateType):
         variants = tuple(

@@ -125,8 +125,10 @@ class HtmlManual:
             [entry.name, entry.kind, self.href(entry.name), entry.summary]
             for entry in self.catalog.entries.values()
         ]
-        # ensure_ascii: no character of a doc comment can end the script or the string
+        # ASCII with <, > and & as \u escapes: doc text stays data wherever the script goes
         data = json.dumps(rows, ensure_ascii=True, separators=(",", ":"))
+        for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+            data = data.replace(char, escaped)
         return "window.PYQMP_SEARCH_INDEX = " + data + ";\n"
 
 

@@ -101,14 +101,16 @@ class MarkdownManual:
                     line += " — " + self._doc(feature.description).replace("\n", "\n  ")
                 lines.append(line)
             out.append("\n".join(lines))
-        if entry.returns is not None:
+        sections = entry.doc.sections if entry.doc is not None else ()
+        if entry.returns is not None and all(name != "Returns" for name, _ in sections):
             out.append(f"**Returns:** {self._type(entry.returns)}")
-        if entry.doc is not None:
-            for name, text in entry.doc.sections:
-                preformatted = name in ("Example", "Examples")
-                if name:
-                    out.append(f"**{escape_markdown(name)}:**")
-                out.append(self._doc(text, preformatted=preformatted))
+        for name, text in sections:
+            preformatted = name in ("Example", "Examples")
+            if name == "Returns" and entry.returns is not None:
+                out.append(f"**Returns:** {self._type(entry.returns)}")
+            elif name:
+                out.append(f"**{escape_markdown(name)}:**")
+            out.append(self._doc(text, preformatted=preformatted))
         return "\n\n".join(part for part in out if part)
 
 
