@@ -77,9 +77,7 @@ def test_every_entry_is_there_and_every_link_resolves(
 
     schema = load_schema(str(qemu_source / "qapi" / "qapi-schema.json"))
     every_id = set().union(*ids.values())
-    missing = [
-        name for name in [*schema.commands, *schema.events] if f"def-{name}" not in every_id
-    ]
+    missing = [name for name in [*schema.commands, *schema.events] if f"def-{name}" not in every_id]
     assert missing == []
     assert len(schema.commands) > 200 and len(schema.events) > 40
 
@@ -91,9 +89,11 @@ def test_every_entry_is_there_and_every_link_resolves(
             continue  # a URL written in a doc comment: not ours to check offline
         internal += 1
         target = os.path.basename(unquote(parts.path))
-        if parts.scheme != "file" or target not in ids:
-            broken.append((page, link))
-        elif parts.fragment and unquote(parts.fragment) not in ids[target]:
+        if (
+            parts.scheme != "file"
+            or target not in ids
+            or (parts.fragment and unquote(parts.fragment) not in ids[target])
+        ):
             broken.append((page, link))
     assert broken == []
     assert internal > 5000  # members link to their types: the manual is densely linked
@@ -116,8 +116,7 @@ def test_search_finds_query_balloon(manual: Path, browser: Chromium) -> None:
     )
     assert heading.startswith("query-balloon")
     returns = browser.evaluate(
-        "Array.from(document.querySelectorAll('#def-query-balloon .returns a'),"
-        " a => a.textContent)"
+        "Array.from(document.querySelectorAll('#def-query-balloon .returns a'), a => a.textContent)"
     )
     assert returns == ["BalloonInfo"]
     assert browser.exceptions() == []

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from collections import Counter
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -80,7 +80,12 @@ def test_html_of_the_hostile_schema(hostile: Schema, tmp_path: Path) -> None:
     files = write_manual(hostile, str(tmp_path))
     names = sorted(Path(path).name for path in files)
     assert names == [
-        "builtin.html", "hostile.html", "index.html", "manual.css", "search-index.js", "search.js"
+        "builtin.html",
+        "hostile.html",
+        "index.html",
+        "manual.css",
+        "search-index.js",
+        "search.js",
     ]
     page = (tmp_path / "hostile.html").read_text(encoding="utf-8")
     for text in (tmp_path / name for name in names):
@@ -153,14 +158,16 @@ def test_command_line(qemu_source: Path, tmp_path: Path) -> None:
     def pyqmp(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "pyqmp", "schema", "doc", *args],
-            capture_output=True, text=True, timeout=300,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
 
     schema = str(qemu_source / "qapi" / "qapi-schema.json")
     done = pyqmp(schema, "-o", str(tmp_path / "md"), "--format", "markdown")
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "md" / "index.md").is_file()
-    assert done.stdout.startswith(f"wrote 1 files to {tmp_path / 'md'} (")
+    assert done.stdout.startswith(f"wrote 1 file to {tmp_path / 'md'} (")
 
     blocker = tmp_path / "file"
     blocker.write_text("")

@@ -269,9 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     doc.add_argument(
         "-o", "--output", metavar="OUT", required=True, help="the directory to write into"
     )
-    doc.add_argument(
-        "--format", choices=("html", "markdown"), default="html", help="default: html"
-    )
+    doc.add_argument("--format", choices=("html", "markdown"), default="html", help="default: html")
     doc.add_argument("--title", help="the manual's title (default: FILE's name + reference)")
     doc.set_defaults(handler=_schema_doc)
     _add_not_built(

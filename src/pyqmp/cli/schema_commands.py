@@ -174,9 +174,8 @@ def run_doc(path: str, output_dir: str, fmt: str, title: str | None = None) -> i
     Pages are named on stderr as they are written once the run has taken over a second
     (QEMU's whole schema takes well under that on a quiet machine).
     """
-    import time
-
     import os
+    import time
 
     started = time.monotonic()
     if os.path.exists(output_dir) and not os.path.isdir(output_dir):
@@ -202,7 +201,8 @@ def run_doc(path: str, output_dir: str, fmt: str, title: str | None = None) -> i
     definitions = len(schema.commands) + len(schema.events)
     elapsed = time.monotonic() - started
     print(
-        f"wrote {len(written)} files to {output_dir} ({definitions} commands and events, "
+        f"wrote {len(written)} file{'s' if len(written) != 1 else ''} to {output_dir} "
+        f"({definitions} commands and events, "
         f"{elapsed:.2f} s)"
     )
     return 0

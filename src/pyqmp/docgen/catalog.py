@@ -151,8 +151,8 @@ def build_catalog(schema: Schema) -> Catalog:
         items[entry.module].append(entry)
     for doc in schema.docs:
         if doc.symbol is None:
-            module = os.path.relpath(doc.info.fname, schema_dir)
-            items.setdefault(module, []).append(FreeText(module, doc.info.line, doc))
+            module_name = os.path.relpath(doc.info.fname, schema_dir)
+            items.setdefault(module_name, []).append(FreeText(module_name, doc.info.line, doc))
     ordered = {
         module: tuple(sorted(found, key=lambda item: item.line))  # stable: ties keep order
         for module, found in items.items()

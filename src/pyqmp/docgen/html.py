@@ -97,13 +97,16 @@ class HtmlManual:
         for entries in by_kind.values():
             entries.sort(key=lambda entry: entry.name.lower())
         counts = {"command": len(by_kind["command"]), "event": len(by_kind["event"])}
-        yield "index.html", self.env.get_template("index.html").render(
-            common,
-            page_title="Index",
-            current_page="index.html",
-            schema_name=self.schema_name,
-            by_kind=by_kind,
-            counts={**counts, "types": len(by_kind["type"])},
+        yield (
+            "index.html",
+            self.env.get_template("index.html").render(
+                common,
+                page_title="Index",
+                current_page="index.html",
+                schema_name=self.schema_name,
+                by_kind=by_kind,
+                counts={**counts, "types": len(by_kind["type"])},
+            ),
         )
         template = self.env.get_template("module.html")
         for module in self.modules:
@@ -111,12 +114,15 @@ class HtmlManual:
                 ("text" if isinstance(item, FreeText) else "entry", item)
                 for item in self.catalog.module_items[module.name]
             ]
-            yield module.page, template.render(
-                common,
-                page_title=module.label,
-                current_page=module.page,
-                module=module,
-                items=items,
+            yield (
+                module.page,
+                template.render(
+                    common,
+                    page_title=module.label,
+                    current_page=module.page,
+                    module=module,
+                    items=items,
+                ),
             )
 
     def search_index(self) -> str:
@@ -133,7 +139,10 @@ class HtmlManual:
 
 
 def write_html(
-    catalog: Catalog, out_dir: str, title: str, schema_name: str,
+    catalog: Catalog,
+    out_dir: str,
+    title: str,
+    schema_name: str,
     progress: Callable[[str], None],
 ) -> list[str]:
     """Write the manual into ``out_dir`` (created if needed); return the files written."""

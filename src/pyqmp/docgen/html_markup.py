@@ -37,9 +37,7 @@ def inline_html(text: str, link: Linker) -> Markup:
             if href is None:
                 out.append(Markup('<code class="ref">%s</code>') % value)
             else:
-                out.append(
-                    Markup('<a class="ref" href="%s"><code>%s</code></a>') % (href, value)
-                )
+                out.append(Markup('<a class="ref" href="%s"><code>%s</code></a>') % (href, value))
     return Markup("").join(out)
 
 
@@ -57,9 +55,7 @@ def blocks_html(blocks: list[Block], link: Linker, heading_base: int = 2) -> Mar
             out.append(Markup("<ul>%s</ul>") % Markup("").join(items))
         elif block.kind == "heading":
             level = min(heading_base + block.level - 1, 6)
-            out.append(
-                Markup("<h%d>%s</h%d>") % (level, inline_html(block.parts[0], link), level)
-            )
+            out.append(Markup("<h%d>%s</h%d>") % (level, inline_html(block.parts[0], link), level))
         else:
             out.append(Markup("<pre>%s</pre>") % escape(block.parts[0]))
     return Markup("\n").join(out)
