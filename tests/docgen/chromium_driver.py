@@ -158,7 +158,8 @@ class Chromium:
         result = self.call("Page.navigate", url=url)
         if result.get("errorText"):
             raise ChromiumError(f"navigating to {url}: {result['errorText']}")
-        self.wait_for_event("Page.loadEventFired")
+        if "loaderId" in result:  # absent when only the fragment changed: nothing loads
+            self.wait_for_event("Page.loadEventFired")
 
     def evaluate(self, expression: str) -> Any:
         """The value of a JavaScript expression in the page (promises awaited)."""

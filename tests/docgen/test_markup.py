@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from pyqmp.docgen.html_markup import doc_html, inline_html
 from pyqmp.docgen.markup import Block, Inline, parse_blocks, parse_inline
 
@@ -91,3 +96,19 @@ def test_doc_text_cannot_inject_markup() -> None:
 def test_free_form_headings_nest_under_the_page_heading() -> None:
     html = doc_html("= Machines\n\n== Balloon\n\nText.", link)
     assert html == "<h2>Machines</h2>\n<h3>Balloon</h3>\n<p>Text.</p>"
+
+
+ALLOWED_TAGS = {"p", "ul", "li", "code", "em", "strong", "a", "pre", "br", "h2", "h3", "h4"}
+ALLOWED_TAGS |= {"h5", "h6"}
+OUR_LINKS = re.compile(r'<a class="(ref|url)" href="[^"<>]*">')
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=" \n<>&\"'@*`:|-=_\\/abcxyzhttps.()", max_size=200))
+def test_any_doc_text_gives_only_our_tags(text: str) -> None:
+    html = str(doc_html(text, lambda name: f"p.html#def-{name}"))
+    tags = re.findall(r"<(/?)([^\s>/]*)", html)
+    assert {name for _close, name in tags} <= ALLOWED_TAGS
+    assert all(OUR_LINKS.fullmatch(tag) for tag in re.findall(r"<a [^>]*>", html))
+    assert "'" not in html  # quotes are entities: no attribute can be closed
+    assert "&" not in re.sub(r"&(lt|gt|amp|#34|#39);", "", html)

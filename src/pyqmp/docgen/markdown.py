@@ -105,6 +105,8 @@ class MarkdownManual:
         if entry.returns is not None and all(name != "Returns" for name, _ in sections):
             out.append(f"**Returns:** {self._type(entry.returns)}")
         for name, text in sections:
+            if name == "TODO":  # notes to QEMU's developers, left out as QEMU's manual does
+                continue
             preformatted = name in ("Example", "Examples")
             if name == "Returns" and entry.returns is not None:
                 out.append(f"**Returns:** {self._type(entry.returns)}")
