@@ -68,6 +68,11 @@ def test_catalog_of_the_hostile_schema(hostile: Schema) -> None:
     assert shade.condition == "CONFIG_A and not CONFIG_B"
     old = next(row for row in shade.members if row.name == "old")
     assert old.optional and old.features == ("deprecated",)
+    assert shade.marks == ()  # a member's deprecation is not the struct's
+    assert [(row.name, row.of_members) for row in shade.features] == [
+        ("fancy", False),
+        ("deprecated", True),
+    ]
     brush = catalog.entries["Brush"]  # an inline base: its members are the union's own
     assert [row.name for row in brush.members] == ["kind", "size"]
     assert [(row.name, row.type.name) for row in brush.variants] == [("red", "Shade")]
@@ -99,6 +104,9 @@ def test_html_of_the_hostile_schema(hostile: Schema, tmp_path: Path) -> None:
     assert '<a class="type" href="hostile.html#def-Shade">Shade</a>]' in page  # ['Shade']
     assert '<a class="type" href="builtin.html#def-int">int</a>' in page
     assert "<pre>-&gt; { &#34;execute&#34;: &#34;paint&#34;" in page
+    # @old in Shade's doc is its member: it links to the member's row
+    assert '<dt id="def-Shade.old">' in page
+    assert '<a class="ref" href="hostile.html#def-Shade.old"><code>old</code></a> is old' in page
     assert "Test &lt;script&gt;alert(1)&lt;/script&gt; heading" in page
     index = (tmp_path / "search-index.js").read_text(encoding="utf-8")
     assert index.startswith("window.PYQMP_SEARCH_INDEX = ") and index.endswith(";\n")

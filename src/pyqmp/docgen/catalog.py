@@ -60,9 +60,13 @@ class TypeRef(NamedTuple):
 
 
 class FeatureRow(NamedTuple):
+    """A feature; ``of_members`` when the definition itself lacks it and the doc comment
+    describes it for some members (QEMU documents those in the same ``Features:`` part)."""
+
     name: str
     description: str
     condition: str
+    of_members: bool = False
 
 
 class MemberRow(NamedTuple):
@@ -110,7 +114,11 @@ class Entry(NamedTuple):
     @property
     def marks(self) -> tuple[str, ...]:
         """``deprecated`` and ``unstable``, when the definition has those features."""
-        return tuple(row.name for row in self.features if row.name in ("deprecated", "unstable"))
+        return tuple(
+            row.name
+            for row in self.features
+            if row.name in ("deprecated", "unstable") and not row.of_members
+        )
 
 
 class FreeText(NamedTuple):
@@ -184,10 +192,17 @@ def _summary(doc: Doc | None) -> str:
 
 def _features(features: tuple[Feature, ...], doc: Doc | None) -> tuple[FeatureRow, ...]:
     described = doc.features if doc is not None else {}
-    return tuple(
+    own = tuple(
         FeatureRow(feature.name, described.get(feature.name, ""), condition_text(feature.ifcond))
         for feature in features
     )
+    names = {feature.name for feature in features}
+    of_members = tuple(
+        FeatureRow(name, text, "", of_members=True)
+        for name, text in described.items()
+        if name not in names
+    )
+    return own + of_members
 
 
 def _member_rows(

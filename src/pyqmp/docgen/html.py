@@ -85,8 +85,26 @@ class HtmlManual:
     def _used_by(self, name: str) -> tuple[str, ...]:
         return self.catalog.used_by.get(name, ())
 
-    def _doc(self, text: str, preformatted: bool = False, heading_base: int = 2) -> Markup:
-        return blocks_html(parse_blocks(text, preformatted=preformatted), self.href, heading_base)
+    def _doc(
+        self,
+        text: str,
+        preformatted: bool = False,
+        heading_base: int = 2,
+        entry: Entry | None = None,
+    ) -> Markup:
+        """Doc text as HTML; in an entry, ``@name`` of one of its members links to the
+        member's row (it wins over a definition of that name), else to the definition."""
+        link = self.href
+        if entry is not None and entry.members:
+            page = self.pages[entry.module]
+            members = {row.name for row in entry.members}
+
+            def link(name: str) -> str | None:
+                if name in members:
+                    return f"{page}#{entry.anchor}.{name}"
+                return self.href(name)
+
+        return blocks_html(parse_blocks(text, preformatted=preformatted), link, heading_base)
 
     def render_pages(self) -> Iterator[tuple[str, str]]:
         """(file name, HTML) for the index page, then each module's page."""

@@ -95,6 +95,8 @@ class MarkdownManual:
             lines = []
             for feature in entry.features:
                 line = f"- {code_span(feature.name)}"
+                if feature.of_members:
+                    line += " (of members)"
                 if feature.condition:
                     line += f" (if {code_span(feature.condition)})"
                 if feature.description:
