@@ -177,6 +177,12 @@ def test_command_line(qemu_source: Path, tmp_path: Path) -> None:
     assert (tmp_path / "md" / "index.md").is_file()
     assert done.stdout.startswith(f"wrote 1 file to {tmp_path / 'md'} (")
 
+    done = pyqmp(schema, "-o", str(tmp_path / "html"), "--title", "QEMU <b>7.2</b> & co")
+    assert done.returncode == 0, done.stderr
+    index = (tmp_path / "html" / "index.html").read_text(encoding="utf-8")
+    assert "<title>Index — QEMU &lt;b&gt;7.2&lt;/b&gt; &amp; co</title>" in index
+    assert len(list((tmp_path / "html").glob("*.html"))) > 30
+
     blocker = tmp_path / "file"
     blocker.write_text("")
     done = pyqmp(schema, "-o", str(blocker))
