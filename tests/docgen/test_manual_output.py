@@ -19,7 +19,6 @@ from hostile_schema import write_hostile_schema
 
 from pyqmp.docgen import write_manual
 from pyqmp.docgen.catalog import build_catalog, condition_text
-from pyqmp.docgen.markdown import markdown_anchor
 from pyqmp.docgen.markdown_markup import code_span, escape_markdown, fenced
 from pyqmp.schema import load_schema
 from pyqmp.schema.model import ObjectType, Schema
@@ -156,10 +155,20 @@ def test_markdown_of_qemu_schema_has_a_heading_per_definition(
     names = documented_names(qemu_schema)
     assert len(names) > 900
     assert [name for name in names if headings[name] != 1] == []  # free-form ones aside
-    # each link goes to a heading's anchor
-    anchors = {markdown_anchor(name) for name in headings}
-    targets = set(re.findall(r"\]\(#([^)]+)\)", text))
-    assert targets and targets <= anchors
+    # Each link lands on its definition's heading, by GitHub's anchors: the text lower-cased,
+    # punctuation but - and _ dropped, spaces made -, repeats numbered from -1.
+    count: Counter[str] = Counter()
+    anchor_of: dict[str, str] = {}
+    for level, heading in re.findall(r"^(#+) (.+)$", text, re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.replace("\\", "").lower()).replace(" ", "-")
+        anchor = slug if not count[slug] else f"{slug}-{count[slug]}"
+        count[slug] += 1
+        if level == "###":
+            anchor_of.setdefault(heading, anchor)
+    links = re.findall(r"\[`([^`]+)`\]\(#([^)]+)\)", text)
+    assert len(links) > 2000
+    assert {(name, anchor) for name, anchor in links if anchor_of[name] != anchor} == set()
+    assert ("stop", "stop-1") in links  # the command comes after the STOP event
 
 
 def test_command_line(qemu_source: Path, tmp_path: Path) -> None:

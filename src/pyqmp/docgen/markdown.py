@@ -1,30 +1,70 @@
 """The Markdown manual: one file, a ``##`` heading per module and a ``###`` per definition.
 
-Links are to the anchors CommonMark renderers (GitHub's included) derive from headings: a
-definition's heading is its bare name, whose anchor is the name lower-cased, so
-``[`BalloonInfo`](#ballooninfo)``.  Doc text is escaped by :mod:`.markdown_markup`.
+Links are to the anchors GitHub derives from headings: the heading's text lower-cased, without
+punctuation but ``-`` and ``_``, spaces made ``-``, and ``-1``, ``-2``... added to a repeat
+(QEMU has a ``stop`` command and a ``STOP`` event).  :func:`heading_anchors` computes them in
+the document's order, so ``[`STOP`](#stop-1)`` lands on the event.  Doc text is escaped by
+:mod:`.markdown_markup`.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+
 from .catalog import BUILTIN_MODULE, Catalog, Entry, FreeText, TypeRef
 from .markdown_markup import blocks_markdown, code_span, escape_markdown
-from .markup import parse_blocks
+from .markup import parse_blocks, parse_inline
 
 
-def markdown_anchor(name: str) -> str:
-    """The anchor GitHub gives a heading reading ``name`` (a QAPI name: letters, digits,
-    ``-``, ``_`` and ``.``; the dot is dropped)."""
-    return "".join(char for char in name.lower() if char.isalnum() or char in "-_")
+def github_slug(text: str) -> str:
+    """The anchor GitHub makes of a heading's text, before repeats are numbered."""
+    return re.sub(r"[^\w\- ]", "", text.lower()).replace(" ", "-")
+
+
+def heading_anchors(texts: Iterator[str]) -> list[str]:
+    """The anchors of headings with these texts, in order, repeats numbered as GitHub does."""
+    seen: dict[str, int] = {}
+    anchors = []
+    for text in texts:
+        slug = github_slug(text)
+        anchor = slug
+        while anchor in seen:
+            seen[slug] += 1
+            anchor = f"{slug}-{seen[slug]}"
+        seen[anchor] = 0
+        anchors.append(anchor)
+    return anchors
 
 
 class MarkdownManual:
     def __init__(self, catalog: Catalog, title: str) -> None:
         self.catalog = catalog
         self.title = title
+        kinds_and_texts = list(self._heading_texts())
+        anchors = heading_anchors(text for _, text in kinds_and_texts)
+        self.anchors = {
+            text: anchor
+            for (is_entry, text), anchor in zip(kinds_and_texts, anchors, strict=True)
+            if is_entry
+        }
+
+    def _heading_texts(self) -> Iterator[tuple[bool, str]]:
+        """Every heading's text in document order, True for a definition's."""
+        yield False, self.title
+        for module in self.catalog.modules:
+            yield False, _module_label(module)
+            for item in self.catalog.module_items[module]:
+                if isinstance(item, FreeText):
+                    for block in parse_blocks(item.doc.body):
+                        if block.kind == "heading":
+                            yield False, "".join(p.text for p in parse_inline(block.parts[0]))
+                else:
+                    yield True, item.name
 
     def href(self, name: str) -> str | None:
-        return "#" + markdown_anchor(name) if name in self.catalog.entries else None
+        anchor = self.anchors.get(name)
+        return None if anchor is None else "#" + anchor
 
     def _doc(self, text: str, preformatted: bool = False, heading_base: int = 4) -> str:
         blocks = parse_blocks(text, preformatted=preformatted)
@@ -38,8 +78,7 @@ class MarkdownManual:
     def render(self) -> str:
         out = [f"# {escape_markdown(self.title)}"]
         for module in self.catalog.modules:
-            label = "Built-in types" if module == BUILTIN_MODULE else module
-            out.append(f"## {escape_markdown(label)}")
+            out.append(f"## {escape_markdown(_module_label(module))}")
             for item in self.catalog.module_items[module]:
                 if isinstance(item, FreeText):
                     out.append(self._doc(item.doc.body, heading_base=3))
@@ -116,6 +155,10 @@ class MarkdownManual:
                 out.append(f"**{escape_markdown(name)}:**")
             out.append(self._doc(text, preformatted=preformatted))
         return "\n\n".join(part for part in out if part)
+
+
+def _module_label(module: str) -> str:
+    return "Built-in types" if module == BUILTIN_MODULE else module
 
 
 def write_markdown(catalog: Catalog, out_dir: str, title: str) -> list[str]:
