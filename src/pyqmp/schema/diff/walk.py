@@ -1,0 +1,428 @@
+"""Walk two schemas side by side from their commands and events, naming every change.
+
+Names of types are not part of the protocol (introspection masks them), so the walk never
+pairs types by name: it starts from each command's arguments and return value and each
+event's data, and follows the types those positions use on each side, as introspection
+reaches them. Objects are compared by their whole member list (base members included, so a
+member moved into a base is no change), unions branch by branch, alternates by the JSON type
+that picks each branch, scalars by the JSON they accept. A pair of types is walked once per
+direction; a change found in a type reached from many places is reported once, at the first
+path that reached it. Whom a change breaks is not decided here but by :mod:`.rules`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .. import model
+from ..errors import SourceInfo
+from ..model import Condition, Feature, ObjectMember, Schema
+from .changes import Change
+from .rules import INPUT, OUTPUT, breaks
+from .scalars import json_kind, number_change
+
+_EMPTY = "q_empty"
+Key = tuple[object, ...]
+
+
+class _Found:
+    __slots__ = ("detail", "directions", "kind", "new", "old", "path", "subject")
+
+    def __init__(
+        self,
+        kind: str,
+        path: tuple[str, ...],
+        subject: str | None,
+        old: SourceInfo | None,
+        new: SourceInfo | None,
+        detail: str | None,
+    ) -> None:
+        self.kind = kind
+        self.path = path
+        self.subject = subject
+        self.old = old
+        self.new = new
+        self.detail = detail
+        self.directions: set[str] = set()
+
+
+class _Walker:
+    def __init__(self, old: Schema, new: Schema) -> None:
+        self.old = old
+        self.new = new
+        self.found: dict[Key, _Found] = {}
+        self.walked: set[tuple[str, str, str]] = set()
+
+    # -- recording --------------------------------------------------------------------
+
+    def record(
+        self,
+        key: Key,
+        kind: str,
+        path: tuple[str, ...],
+        direction: str,
+        subject: str | None = None,
+        old: SourceInfo | None = None,
+        new: SourceInfo | None = None,
+        detail: str | None = None,
+    ) -> None:
+        found = self.found.get((kind, *key))
+        if found is None:
+            found = self.found[(kind, *key)] = _Found(kind, path, subject, old, new, detail)
+        found.directions.add(direction)
+
+    def changes(self) -> list[Change]:
+        return [
+            Change(
+                f.kind,
+                f.path,
+                f.subject,
+                f.old,
+                f.new,
+                f.detail,
+                frozenset(f.directions),
+                breaks(f.kind, frozenset(f.directions)),
+            )
+            for f in self.found.values()
+        ]
+
+    def marks(
+        self,
+        key: Key,
+        path: tuple[str, ...],
+        direction: str,
+        subject: str | None,
+        old: tuple[Condition, tuple[Feature, ...], SourceInfo | None],
+        new: tuple[Condition, tuple[Feature, ...], SourceInfo | None],
+    ) -> None:
+        """Deprecation, features and condition of something present on both sides."""
+        (old_if, old_features, old_info), (new_if, new_features, new_info) = old, new
+        where = {"subject": subject, "old": old_info, "new": new_info}
+        old_names = {f.name for f in old_features}
+        new_names = {f.name for f in new_features}
+        if ("deprecated" in new_names) != ("deprecated" in old_names):
+            kind = "deprecated" if "deprecated" in new_names else "no longer deprecated"
+            self.record(key, kind, path, direction, **where)  # type: ignore[arg-type]
+        others_old, others_new = old_names - {"deprecated"}, new_names - {"deprecated"}
+        if others_old != others_new:
+            detail = f"{_names(others_old)} → {_names(others_new)}"
+            self.record(key, "features changed", path, direction, detail=detail, **where)  # type: ignore[arg-type]
+        if old_if != new_if:
+            detail = f"{_condition(old_if)} → {_condition(new_if)}"
+            self.record(key, "condition changed", path, direction, detail=detail, **where)  # type: ignore[arg-type]
+
+    # -- definitions ------------------------------------------------------------------
+
+    def walk(self) -> list[Change]:
+        old, new = self.old, self.new
+        for name, command in old.commands.items():
+            path = (f"command '{name}'",)
+            other = new.commands.get(name)
+            if other is None:
+                self.record(("command", name), "command removed", path, INPUT, old=command.info)
+                continue
+            self.command(path, command, other)
+        for name, command in new.commands.items():
+            if name not in old.commands:
+                path = (f"command '{name}'",)
+                self.record(("command", name), "command added", path, INPUT, new=command.info)
+        for name, event in old.events.items():
+            path = (f"event '{name}'",)
+            other_event = new.events.get(name)
+            if other_event is None:
+                self.record(("event", name), "event removed", path, OUTPUT, old=event.info)
+                continue
+            self.marks(
+                ("event", name),
+                path,
+                OUTPUT,
+                None,
+                (event.ifcond, event.features, event.info),
+                (other_event.ifcond, other_event.features, other_event.info),
+            )
+            self.type(
+                event.arg_type or _EMPTY, other_event.arg_type or _EMPTY, path, OUTPUT, "member"
+            )
+        for name, event in new.events.items():
+            if name not in old.events:
+                path = (f"event '{name}'",)
+                self.record(("event", name), "event added", path, OUTPUT, new=event.info)
+        return self.changes()
+
+    def command(self, path: tuple[str, ...], old: model.Command, new: model.Command) -> None:
+        key = ("command", old.name)
+        self.marks(
+            key, path, INPUT, None, (old.ifcond, old.features, old.info),
+            (new.ifcond, new.features, new.info),
+        )  # fmt: skip
+        if old.allow_oob != new.allow_oob:
+            kind = "out-of-band execution " + ("added" if new.allow_oob else "removed")
+            self.record(key, kind, path, INPUT, old=old.info, new=new.info)
+        self.type(old.arg_type or _EMPTY, new.arg_type or _EMPTY, path, INPUT, "argument")
+        self.type(
+            old.ret_type or _EMPTY, new.ret_type or _EMPTY, (*path, "returns"), OUTPUT, "member"
+        )
+
+    # -- types ------------------------------------------------------------------------
+
+    def type(
+        self, old_name: str, new_name: str, path: tuple[str, ...], direction: str, label: str
+    ) -> None:
+        if (old_name, new_name, direction) in self.walked:
+            return
+        self.walked.add((old_name, new_name, direction))
+        old, new = self.old.types[old_name], self.new.types[new_name]
+        old_kind, new_kind = json_kind(old), json_kind(new)
+        key = ("type", old_name, new_name)
+        if "alternate" in (old_kind, new_kind):
+            self.alternatives(old, new, path, direction)
+        elif old_kind != new_kind:
+            if new_kind == "value":
+                kind = "type widened"
+            elif old_kind == "value":
+                kind = "type narrowed"
+            else:
+                kind = "type changed"
+            self.record(
+                key, kind, path, direction, old=old.info, new=new.info,
+                detail=f"{_kind_name(old)} → {_kind_name(new)}",
+            )  # fmt: skip
+        elif isinstance(old, model.ObjectType) and isinstance(new, model.ObjectType):
+            self.type_marks(old, new, path, direction)
+            self.object(old, new, path, direction, label)
+        elif isinstance(old, model.ArrayType) and isinstance(new, model.ArrayType):
+            step = (*path[:-1], path[-1] + "[]") if path else ("[]",)
+            self.type(old.element_type, new.element_type, step, direction, "member")
+        elif isinstance(old, model.EnumType) and isinstance(new, model.EnumType):
+            self.type_marks(old, new, path, direction)
+            self.enum(old, new, path, direction, "enum value")
+        elif old_kind == "string" and old.name != new.name:  # str and an enum
+            kind = "type widened" if new.name == "str" else "type narrowed"
+            detail = f"{_kind_name(old)} → {_kind_name(new)}"
+            self.record(key, kind, path, direction, old=old.info, new=new.info, detail=detail)
+        elif old_kind == "number":
+            kind_or_none = number_change(old.name, new.name)
+            if kind_or_none is not None:
+                detail = f"{old.name} → {new.name}"
+                self.record(key, kind_or_none, path, direction, detail=detail)
+
+    def type_marks(
+        self,
+        old: model.ObjectType | model.EnumType | model.AlternateType,
+        new: model.ObjectType | model.EnumType | model.AlternateType,
+        path: tuple[str, ...],
+        direction: str,
+    ) -> None:
+        if isinstance(old, model.ObjectType) and old.is_implicit:
+            return  # an implicit type's marks are its command's or event's
+        self.marks(
+            ("type", old.name, new.name), path, direction, None,
+            (old.ifcond, old.features, old.info), (new.ifcond, new.features, new.info),
+        )  # fmt: skip
+
+    def enum(
+        self,
+        old: model.EnumType,
+        new: model.EnumType,
+        path: tuple[str, ...],
+        direction: str,
+        what: str,
+    ) -> None:
+        new_values = {value.name: value for value in new.members}
+        old_values = {value.name for value in old.members}
+        for value in old.members:
+            key = ("value", old.name, new.name, value.name)
+            subject = f"{what.split()[-1]} '{value.name}'"
+            other = new_values.get(value.name)
+            if other is None:
+                kind = f"{what} removed"
+                self.record(key, kind, path, direction, subject, value.info or old.info, new.info)
+                continue
+            self.marks(
+                key, path, direction, subject, (value.ifcond, value.features, value.info),
+                (other.ifcond, other.features, other.info),
+            )  # fmt: skip
+        for value in new.members:
+            if value.name not in old_values:
+                key = ("value", old.name, new.name, value.name)
+                subject = f"{what.split()[-1]} '{value.name}'"
+                kind = f"{what} added"
+                self.record(key, kind, path, direction, subject, old.info, value.info or new.info)
+
+    def object(
+        self,
+        old: model.ObjectType,
+        new: model.ObjectType,
+        path: tuple[str, ...],
+        direction: str,
+        label: str,
+    ) -> None:
+        both_tag = old.tag if old.tag is not None and old.tag == new.tag else None
+        common = {m.name for m in old.members} & {m.name for m in new.members}
+        self.members(old.members, new.members, (old, new), path, direction, label, both_tag)
+        old_branches = self.branches(self.old, old)
+        new_branches = self.branches(self.new, new)
+        if old_branches is None and new_branches is None:
+            return
+        if both_tag is not None:
+            old_tag = self.old.types[_member(old.members, both_tag).type]
+            new_tag = self.new.types[_member(new.members, both_tag).type]
+            step = (*path, f"{label} '{both_tag}'")
+            if isinstance(old_tag, model.EnumType) and isinstance(new_tag, model.EnumType):
+                self.enum(old_tag, new_tag, step, direction, "branch")
+        if old_branches is None:
+            old_branches = {value: () for value in new_branches or {}}
+        if new_branches is None:
+            new_branches = {value: () for value in old_branches}
+        for value, old_members in old_branches.items():
+            new_members = new_branches.get(value)
+            if new_members is None:
+                continue
+            self.members(
+                tuple(m for m in (*old.members, *old_members) if m.name not in common),
+                tuple(m for m in (*new.members, *new_members) if m.name not in common),
+                (old, new), (*path, f"branch '{value}'"), direction, "member", None,
+            )  # fmt: skip
+
+    def branches(
+        self, schema: Schema, union: model.ObjectType
+    ) -> dict[str, tuple[ObjectMember, ...]] | None:
+        """Each tag value's own members (a value with no branch has none)."""
+        if union.variants is None or union.tag is None:
+            return None
+        tag = schema.types[_member(union.members, union.tag).type]
+        types = {variant.name: variant.type for variant in union.variants}
+        values = [v.name for v in tag.members] if isinstance(tag, model.EnumType) else list(types)
+        result = {}
+        for value in values:
+            branch = schema.types[types.get(value, _EMPTY)]
+            result[value] = branch.members if isinstance(branch, model.ObjectType) else ()
+        return result
+
+    def members(
+        self,
+        old_members: Sequence[ObjectMember],
+        new_members: Sequence[ObjectMember],
+        containers: tuple[model.ObjectType, model.ObjectType],
+        path: tuple[str, ...],
+        direction: str,
+        label: str,
+        skip_type_of: str | None,
+    ) -> None:
+        old_type, new_type = containers
+        new_by_name = {m.name: m for m in new_members}
+        old_names = {m.name for m in old_members}
+        for member in old_members:
+            subject = f"{label} '{member.name}'"
+            other = new_by_name.get(member.name)
+            if other is None:
+                key = ("member", member.defined_in, None, member.name)
+                kind = "optional member removed" if member.optional else "removed"
+                self.record(key, kind, path, direction, subject, member.info, new_type.info)
+                continue
+            key = ("member", member.defined_in, other.defined_in, member.name)
+            where = (path, direction, subject, member.info, other.info)
+            if member.optional and not other.optional:
+                self.record(key, "made mandatory", *where)
+            elif other.optional and not member.optional:
+                self.record(key, "made optional", *where)
+            self.marks(
+                key, path, direction, subject, (member.ifcond, member.features, member.info),
+                (other.ifcond, other.features, other.info),
+            )  # fmt: skip
+            if member.name != skip_type_of:
+                self.type(member.type, other.type, (*path, subject), direction, "member")
+        for member in new_members:
+            if member.name not in old_names:
+                key = ("member", None, member.defined_in, member.name)
+                kind = "added, optional" if member.optional else "added, mandatory"
+                subject = f"{label} '{member.name}'"
+                self.record(key, kind, path, direction, subject, old_type.info, member.info)
+
+    def alternatives(
+        self, old: model.SchemaType, new: model.SchemaType, path: tuple[str, ...], direction: str
+    ) -> None:
+        old_branches = self.alternative_kinds(self.old, old)
+        new_branches = self.alternative_kinds(self.new, new)
+        key = ("type", old.name, new.name)
+        info = {"old": _info(old), "new": _info(new)}
+        if isinstance(old, model.AlternateType) and isinstance(new, model.AlternateType):
+            self.type_marks(old, new, path, direction)
+        elif isinstance(new, model.AlternateType):  # a type widened to an alternate
+            if json_kind(old) in new_branches:
+                detail = f"{_kind_name(old)} → alternate {new.name}"
+                self.record(key, "type widened", path, direction, detail=detail, **info)  # type: ignore[arg-type]
+            else:
+                detail = f"{_kind_name(old)} → alternate {new.name} without {json_kind(old)}"
+                self.record(key, "type changed", path, direction, detail=detail, **info)  # type: ignore[arg-type]
+                return
+        elif json_kind(new) in old_branches:  # an alternate narrowed to one of its types
+            detail = f"alternate {old.name} → {_kind_name(new)}"
+            self.record(key, "type narrowed", path, direction, detail=detail, **info)  # type: ignore[arg-type]
+        else:
+            detail = f"alternate {old.name} → {_kind_name(new)}"
+            self.record(key, "type changed", path, direction, detail=detail, **info)  # type: ignore[arg-type]
+            return
+        both_alternates = isinstance(old, model.AlternateType) and isinstance(
+            new, model.AlternateType
+        )
+        for kind, old_branch in old_branches.items():
+            subject = f"alternative {kind}"
+            new_branch = new_branches.get(kind)
+            if new_branch is None:
+                if both_alternates:
+                    self.record(
+                        ("alternative", old.name, new.name, kind), "alternative removed",
+                        path, direction, subject, **info,
+                    )  # fmt: skip
+                continue
+            self.type(old_branch, new_branch, (*path, subject), direction, "member")
+        for kind in new_branches:
+            if kind not in old_branches and both_alternates:
+                self.record(
+                    ("alternative", old.name, new.name, kind), "alternative added",
+                    path, direction, f"alternative {kind}", **info,
+                )  # fmt: skip
+
+    def alternative_kinds(self, schema: Schema, typ: model.SchemaType) -> dict[str, str]:
+        """The type of each branch of an alternate (or of ``typ`` itself), by JSON kind."""
+        if isinstance(typ, model.AlternateType):
+            return {json_kind(schema.types[v.type]): v.type for v in typ.variants}
+        return {json_kind(typ): typ.name}
+
+
+def _member(members: Sequence[ObjectMember], name: str) -> ObjectMember:
+    return next(member for member in members if member.name == name)
+
+
+def _info(typ: model.SchemaType) -> SourceInfo | None:
+    return None if isinstance(typ, model.BuiltinType) else typ.info
+
+
+def _kind_name(typ: model.SchemaType) -> str:
+    if isinstance(typ, model.BuiltinType):
+        return typ.name
+    if isinstance(typ, model.ArrayType):
+        return "array"
+    return f"{typ.meta} {typ.name}"
+
+
+def _names(names: set[str]) -> str:
+    return "[" + ", ".join(sorted(names)) + "]"
+
+
+def _condition(cond: Condition) -> str:
+    if cond is None:
+        return "always"
+    if isinstance(cond, str):
+        return cond
+    (operator, operand), *_ = cond.items()
+    if operator == "not":
+        return f"not {_condition(operand)}"  # type: ignore[arg-type]
+    parts = [_condition(c) for c in operand]  # type: ignore[attr-defined]
+    return "(" + f" {'and' if operator == 'all' else 'or'} ".join(parts) + ")"
+
+
+def diff_schemas(old: Schema, new: Schema) -> list[Change]:
+    """Every change from ``old`` to ``new`` that a client could see, and whom it breaks."""
+    return _Walker(old, new).walk()
