@@ -253,12 +253,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_not_built(
         schema_commands, "doc", "schema doc", "FILE -o OUT", "write reference documentation"
     )
-    _add_not_built(
+    from pyqmp.cli import schema_diff_command
+
+    _add_command(
         schema_commands,
+        schema_diff_command,
         "diff",
-        "schema diff",
-        "OLD NEW",
-        "compatibility verdict; exit 1 where clients would break",
+        "compatibility verdict: who each change breaks; exit 1 where clients would break",
+        "Compare two versions of a schema by QEMU's compatibility rules: each change, where it "
+        "is on both sides, and whether it breaks clients that send, that receive, both or "
+        "neither. Exit 0 when nothing breaks, 1 when something does, 2 for a usage error, 3 "
+        "when a schema is invalid or cannot be read.",
     )
     return parser
 

@@ -141,8 +141,9 @@ class _Walker:
                 (other_event.ifcond, other_event.features, other_event.info),
             )
             self.type(
-                event.arg_type or _EMPTY, other_event.arg_type or _EMPTY, path, OUTPUT, "member"
-            )
+                event.arg_type or _EMPTY, other_event.arg_type or _EMPTY, path, OUTPUT, "member",
+                ("event", name), (event.info, other_event.info),
+            )  # fmt: skip
         for name, event in new.events.items():
             if name not in old.events:
                 path = (f"event '{name}'",)
@@ -158,53 +159,71 @@ class _Walker:
         if old.allow_oob != new.allow_oob:
             kind = "out-of-band execution " + ("added" if new.allow_oob else "removed")
             self.record(key, kind, path, INPUT, old=old.info, new=new.info)
-        self.type(old.arg_type or _EMPTY, new.arg_type or _EMPTY, path, INPUT, "argument")
+        at = (old.info, new.info)
         self.type(
-            old.ret_type or _EMPTY, new.ret_type or _EMPTY, (*path, "returns"), OUTPUT, "member"
-        )
+            old.arg_type or _EMPTY, new.arg_type or _EMPTY, path, INPUT, "argument",
+            (*key, "arguments"), at,
+        )  # fmt: skip
+        self.type(
+            old.ret_type or _EMPTY, new.ret_type or _EMPTY, (*path, "returns"), OUTPUT, "member",
+            (*key, "returns"), at,
+        )  # fmt: skip
 
     # -- types ------------------------------------------------------------------------
 
     def type(
-        self, old_name: str, new_name: str, path: tuple[str, ...], direction: str, label: str
+        self,
+        old_name: str,
+        new_name: str,
+        path: tuple[str, ...],
+        direction: str,
+        label: str,
+        position: Key,
+        at: tuple[SourceInfo | None, SourceInfo | None],
     ) -> None:
-        if (old_name, new_name, direction) in self.walked:
-            return
-        self.walked.add((old_name, new_name, direction))
+        """Compare the types used at one position (a member, a command's arguments...).
+
+        A change of what the position accepts is recorded at the position (``at`` gives its
+        source on both sides); the structure inside named types is walked once per pair.
+        """
         old, new = self.old.types[old_name], self.new.types[new_name]
         old_kind, new_kind = json_kind(old), json_kind(new)
-        key = ("type", old_name, new_name)
+        where = {"old": at[0], "new": at[1]}
+        kind: str | None = None
+        detail = f"{_kind_name(old)} → {_kind_name(new)}"
         if "alternate" in (old_kind, new_kind):
-            self.alternatives(old, new, path, direction)
-        elif old_kind != new_kind:
+            self.alternatives(old, new, path, direction, position, at)
+            return
+        if old_kind != new_kind:
             if new_kind == "value":
                 kind = "type widened"
             elif old_kind == "value":
                 kind = "type narrowed"
             else:
                 kind = "type changed"
-            self.record(
-                key, kind, path, direction, old=old.info, new=new.info,
-                detail=f"{_kind_name(old)} → {_kind_name(new)}",
+        elif old_kind == "string" and "str" in (old.name, new.name) and old.name != new.name:
+            kind = "type widened" if new.name == "str" else "type narrowed"
+        elif old_kind == "number":
+            kind = number_change(old.name, new.name)
+        elif isinstance(old, model.ArrayType) and isinstance(new, model.ArrayType):
+            step = (*path[:-1], path[-1] + "[]")
+            self.type(
+                old.element_type, new.element_type, step, direction, "member",
+                (*position, "[]"), at,
             )  # fmt: skip
-        elif isinstance(old, model.ObjectType) and isinstance(new, model.ObjectType):
+            return
+        if kind is not None:
+            self.record(position, kind, path, direction, detail=detail, **where)  # type: ignore[arg-type]
+            return
+        if (old_name, new_name, direction) in self.walked:
+            return
+        self.walked.add((old_name, new_name, direction))
+        if isinstance(old, model.ObjectType) and isinstance(new, model.ObjectType):
             self.type_marks(old, new, path, direction)
             self.object(old, new, path, direction, label)
-        elif isinstance(old, model.ArrayType) and isinstance(new, model.ArrayType):
-            step = (*path[:-1], path[-1] + "[]") if path else ("[]",)
-            self.type(old.element_type, new.element_type, step, direction, "member")
         elif isinstance(old, model.EnumType) and isinstance(new, model.EnumType):
             self.type_marks(old, new, path, direction)
             self.enum(old, new, path, direction, "enum value")
-        elif old_kind == "string" and old.name != new.name:  # str and an enum
-            kind = "type widened" if new.name == "str" else "type narrowed"
-            detail = f"{_kind_name(old)} → {_kind_name(new)}"
-            self.record(key, kind, path, direction, old=old.info, new=new.info, detail=detail)
-        elif old_kind == "number":
-            kind_or_none = number_change(old.name, new.name)
-            if kind_or_none is not None:
-                detail = f"{old.name} → {new.name}"
-                self.record(key, kind_or_none, path, direction, detail=detail)
 
     def type_marks(
         self,
@@ -331,7 +350,10 @@ class _Walker:
                 (other.ifcond, other.features, other.info),
             )  # fmt: skip
             if member.name != skip_type_of:
-                self.type(member.type, other.type, (*path, subject), direction, "member")
+                self.type(
+                    member.type, other.type, (*path, subject), direction, "member", key,
+                    (member.info, other.info),
+                )  # fmt: skip
         for member in new_members:
             if member.name not in old_names:
                 key = ("member", None, member.defined_in, member.name)
@@ -340,12 +362,18 @@ class _Walker:
                 self.record(key, kind, path, direction, subject, old_type.info, member.info)
 
     def alternatives(
-        self, old: model.SchemaType, new: model.SchemaType, path: tuple[str, ...], direction: str
+        self,
+        old: model.SchemaType,
+        new: model.SchemaType,
+        path: tuple[str, ...],
+        direction: str,
+        key: Key,
+        at: tuple[SourceInfo | None, SourceInfo | None],
     ) -> None:
+        """A position where either side is an alternate: each JSON type it accepts."""
         old_branches = self.alternative_kinds(self.old, old)
         new_branches = self.alternative_kinds(self.new, new)
-        key = ("type", old.name, new.name)
-        info = {"old": _info(old), "new": _info(new)}
+        info = {"old": at[0], "new": at[1]}
         if isinstance(old, model.AlternateType) and isinstance(new, model.AlternateType):
             self.type_marks(old, new, path, direction)
         elif isinstance(new, model.AlternateType):  # a type widened to an alternate
@@ -366,6 +394,11 @@ class _Walker:
         both_alternates = isinstance(old, model.AlternateType) and isinstance(
             new, model.AlternateType
         )
+        if both_alternates:
+            if (old.name, new.name, direction) in self.walked:
+                return
+            self.walked.add((old.name, new.name, direction))
+            info = {"old": _info(old), "new": _info(new)}
         for kind, old_branch in old_branches.items():
             subject = f"alternative {kind}"
             new_branch = new_branches.get(kind)
@@ -376,7 +409,10 @@ class _Walker:
                         path, direction, subject, **info,
                     )  # fmt: skip
                 continue
-            self.type(old_branch, new_branch, (*path, subject), direction, "member")
+            self.type(
+                old_branch, new_branch, (*path, subject), direction, "member",
+                ("alternative", old.name, new.name, kind), at,
+            )  # fmt: skip
         for kind in new_branches:
             if kind not in old_branches and both_alternates:
                 self.record(
