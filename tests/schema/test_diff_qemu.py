@@ -131,13 +131,25 @@ MUTATIONS = [
     ),
     Mutation(
         "argument narrowed from str to an enum",
-        (("ui.json", SCREENDUMP, SCREENDUMP.replace("'*device': 'str'", "'*device': 'ImageFormat'")),),
+        (
+            (
+                "ui.json",
+                SCREENDUMP,
+                SCREENDUMP.replace("'*device': 'str'", "'*device': 'ImageFormat'"),
+            ),
+        ),
         expect(change("command 'screendump' → argument 'device'", "type narrowed", "senders")),
         expect(change("command 'screendump' → argument 'device'", "type widened", "safe")),
     ),
     Mutation(
         "argument widened to an alternate that accepts the old JSON",
-        (("ui.json", SCREENDUMP, SCREENDUMP.replace("'filename': 'str'", "'filename': 'StrOrNull'")),),
+        (
+            (
+                "ui.json",
+                SCREENDUMP,
+                SCREENDUMP.replace("'filename': 'str'", "'filename': 'StrOrNull'"),
+            ),
+        ),
         expect(change("command 'screendump' → argument 'filename'", "type widened", "safe")),
         expect(change("command 'screendump' → argument 'filename'", "type narrowed", "senders")),
     ),
@@ -163,14 +175,20 @@ MUTATIONS = [
     Mutation(
         "reply member made optional",
         (("machine.json", BALLOON_INFO, BALLOON_INFO.replace("'actual'", "'*actual'")),),
-        expect(change("command 'query-balloon' → returns → member 'actual'", "made optional", "receivers")),
-        expect(change("command 'query-balloon' → returns → member 'actual'", "made mandatory", "safe")),
+        expect(change("'query-balloon' → returns → member 'actual'", "made optional", "receivers")),
+        expect(change("'query-balloon' → returns → member 'actual'", "made mandatory", "safe")),
     ),
     Mutation(
         "reply member added",
-        (("machine.json", BALLOON_INFO, BALLOON_INFO.replace("'int' }", "'int', 'target': 'int' }")),),
-        expect(change("command 'query-balloon' → returns → member 'target'", "added, mandatory", "safe")),
-        expect(change("command 'query-balloon' → returns → member 'target'", "removed", "receivers")),
+        (
+            (
+                "machine.json",
+                BALLOON_INFO,
+                BALLOON_INFO.replace("'int' }", "'int', 'target': 'int' }"),
+            ),
+        ),
+        expect(change("'query-balloon' → returns → member 'target'", "added, mandatory", "safe")),
+        expect(change("'query-balloon' → returns → member 'target'", "removed", "receivers")),
     ),
     Mutation(
         "reply member removed",
@@ -178,14 +196,16 @@ MUTATIONS = [
             ("run-state.json", STATUS_INFO, STATUS_INFO.replace("'singlestep': 'bool', ", "")),
             ("run-state.json", "# @singlestep: true if VCPUs are in single-step mode\n#\n", ""),
         ),
-        expect(change("command 'query-status' → returns → member 'singlestep'", "removed", "receivers")),
-        expect(change("command 'query-status' → returns → member 'singlestep'", "added, mandatory", "safe")),
+        expect(change("'query-status' → returns → member 'singlestep'", "removed", "receivers")),
+        expect(
+            change("'query-status' → returns → member 'singlestep'", "added, mandatory", "safe")
+        ),
     ),
     Mutation(
         "reply member type changed",
         (("machine.json", BALLOON_INFO, BALLOON_INFO.replace("'int'", "'str'")),),
-        expect(change("command 'query-balloon' → returns → member 'actual'", "type changed", "receivers")),
-        expect(change("command 'query-balloon' → returns → member 'actual'", "type changed", "receivers")),
+        expect(change("'query-balloon' → returns → member 'actual'", "type changed", "receivers")),
+        expect(change("'query-balloon' → returns → member 'actual'", "type changed", "receivers")),
     ),
     Mutation(
         "reply member widened to number",
@@ -195,13 +215,25 @@ MUTATIONS = [
     ),
     Mutation(
         "reply member widened to an alternate",
-        (("qom.json", OBJECT_PROPERTY, OBJECT_PROPERTY.replace("'type': 'str'", "'type': 'StrOrNull'")),),
+        (
+            (
+                "qom.json",
+                OBJECT_PROPERTY,
+                OBJECT_PROPERTY.replace("'type': 'str'", "'type': 'StrOrNull'"),
+            ),
+        ),
         expect(change("returns[] → member 'type'", "type widened", "receivers")),
         expect(change("returns[] → member 'type'", "type narrowed", "safe")),
     ),
     Mutation(
         "optional reply member made mandatory",
-        (("qom.json", OBJECT_PROPERTY, OBJECT_PROPERTY.replace("'*description'", "'description'")),),
+        (
+            (
+                "qom.json",
+                OBJECT_PROPERTY,
+                OBJECT_PROPERTY.replace("'*description'", "'description'"),
+            ),
+        ),
         expect(change("returns[] → member 'description'", "made mandatory", "safe")),
         expect(change("returns[] → member 'description'", "made optional", "receivers")),
     ),
@@ -246,7 +278,13 @@ MUTATIONS = [
     ),
     Mutation(
         "out-of-band execution removed",
-        (("migration.json", "{ 'command': 'migrate-pause', 'allow-oob': true }", "{ 'command': 'migrate-pause' }"),),
+        (
+            (
+                "migration.json",
+                "{ 'command': 'migrate-pause', 'allow-oob': true }",
+                "{ 'command': 'migrate-pause' }",
+            ),
+        ),
         expect(change("command 'migrate-pause'", "out-of-band execution removed", "senders")),
         expect(change("command 'migrate-pause'", "out-of-band execution added", "safe")),
     ),
@@ -257,13 +295,25 @@ MUTATIONS = [
             ("ui.json", "  'data': ['ppm', 'png'] }", "  'data': ['ppm'] }"),
             ("ui.json", "# @png: PNG format\n#\n", ""),
         ),
-        expect(change("command 'screendump' → argument 'format' → value 'png'", "enum value removed", "senders")),
-        expect(change("command 'screendump' → argument 'format' → value 'png'", "enum value added", "safe")),
+        expect(
+            change(
+                "'screendump' → argument 'format' → value 'png'",
+                "enum value removed",
+                "senders",
+            )
+        ),
+        expect(
+            change("'screendump' → argument 'format' → value 'png'", "enum value added", "safe")
+        ),
     ),
     Mutation(
         "enum value removed from a reply (it can no longer be sent)",
         (
-            ("run-state.json", "            'guest-panicked', 'colo' ] }", "            'guest-panicked' ] }"),
+            (
+                "run-state.json",
+                "            'guest-panicked', 'colo' ] }",
+                "            'guest-panicked' ] }",
+            ),
             (
                 "run-state.json",
                 "# @colo: guest is paused to save/restore VM state under colo checkpoint,\n"
@@ -292,9 +342,21 @@ MUTATIONS = [
     Mutation(
         "union branch removed (and its tag value)",
         (
-            ("sockets.json", "  'data': [ 'inet', 'unix', 'vsock', 'fd' ] }", "  'data': [ 'inet', 'unix', 'vsock' ] }"),
-            ("sockets.json", "            'vsock': 'VsockSocketAddress',\n            'fd': 'String' } }", "            'vsock': 'VsockSocketAddress' } }"),
-            ("sockets.json", "    'vsock': 'VsockSocketAddressWrapper',\n    'fd': 'StringWrapper' } }", "    'vsock': 'VsockSocketAddressWrapper' } }"),
+            (
+                "sockets.json",
+                "  'data': [ 'inet', 'unix', 'vsock', 'fd' ] }",
+                "  'data': [ 'inet', 'unix', 'vsock' ] }",
+            ),
+            (
+                "sockets.json",
+                "            'vsock': 'VsockSocketAddress',\n            'fd': 'String' } }",
+                "            'vsock': 'VsockSocketAddress' } }",
+            ),
+            (
+                "sockets.json",
+                "    'vsock': 'VsockSocketAddressWrapper',\n    'fd': 'StringWrapper' } }",
+                "    'vsock': 'VsockSocketAddressWrapper' } }",
+            ),
             (
                 "sockets.json",
                 "# @fd: decimal is for file descriptor number, otherwise a file descriptor name.\n"
@@ -309,14 +371,24 @@ MUTATIONS = [
     ),
     Mutation(
         "union branch emptied in a type sent and received",
-        (("sockets.json", "            'vsock': 'VsockSocketAddress',\n            'fd': 'String' } }", "            'vsock': 'VsockSocketAddress' } }"),),
+        (
+            (
+                "sockets.json",
+                "            'vsock': 'VsockSocketAddress',\n            'fd': 'String' } }",
+                "            'vsock': 'VsockSocketAddress' } }",
+            ),
+        ),
         expect(change("branch 'fd' → member 'str'", "removed", "both")),
         expect(change("branch 'fd' → member 'str'", "added, mandatory", "senders")),
     ),
     Mutation(
         "alternative removed from an argument's alternate",
         (
-            ("common.json", "  'data': { 's': 'str',\n            'n': 'null' } }", "  'data': { 's': 'str' } }"),
+            (
+                "common.json",
+                "  'data': { 's': 'str',\n            'n': 'null' } }",
+                "  'data': { 's': 'str' } }",
+            ),
             ("common.json", "# @n: no string value\n", ""),
         ),
         expect(change("alternative null", "alternative removed", "senders")),
@@ -341,16 +413,35 @@ MUTATIONS = [
     Mutation(
         "command no longer deprecated",
         (
-            ("block-core.json", "  'data': 'DriveBackup', 'features': ['deprecated'],", "  'data': 'DriveBackup',"),
-            ("block-core.json", "# Features:\n# @deprecated: This command is deprecated. Use @blockdev-backup instead.\n#\n", ""),
+            (
+                "block-core.json",
+                "  'data': 'DriveBackup', 'features': ['deprecated'],",
+                "  'data': 'DriveBackup',",
+            ),
+            (
+                "block-core.json",
+                "# Features:\n# @deprecated: This command is deprecated. "
+                "Use @blockdev-backup instead.\n#\n",
+                "",
+            ),
         ),
         expect(change("command 'drive-backup'", "no longer deprecated", "deprecation")),
         expect(change("command 'drive-backup'", "deprecated", "deprecation")),
     ),
     Mutation(
         "argument member no longer deprecated",
-        (("block-core.json", "'*base': { 'type': 'str', 'features': [ 'deprecated' ] },", "'*base': 'str',"),),
-        expect(change("command 'block-commit' → argument 'base'", "no longer deprecated", "deprecation")),
+        (
+            (
+                "block-core.json",
+                "'*base': { 'type': 'str', 'features': [ 'deprecated' ] },",
+                "'*base': 'str',",
+            ),
+        ),
+        expect(
+            change(
+                "command 'block-commit' → argument 'base'", "no longer deprecated", "deprecation"
+            )
+        ),
         expect(change("command 'block-commit' → argument 'base'", "deprecated", "deprecation")),
     ),
     Mutation(
@@ -361,7 +452,13 @@ MUTATIONS = [
     ),
     Mutation(
         "argument made conditional",
-        (("machine.json", BALLOON, BALLOON.replace("'int'", "{ 'type': 'int', 'if': { 'not': 'CONFIG_X' } }")),),
+        (
+            (
+                "machine.json",
+                BALLOON,
+                BALLOON.replace("'int'", "{ 'type': 'int', 'if': { 'not': 'CONFIG_X' } }"),
+            ),
+        ),
         expect(change("command 'balloon' → argument 'value'", "condition changed", "safe")),
         expect(change("command 'balloon' → argument 'value'", "condition changed", "safe")),
     ),
@@ -369,7 +466,12 @@ MUTATIONS = [
         "unstable feature added to a command",
         (
             ("machine.json", BALLOON, BALLOON.replace(" }", ", 'features': [ 'unstable' ] }")),
-            ("machine.json", "# Returns: - Nothing on success\n#          - If the balloon", "# Features:\n# @unstable: experimental\n#\n# Returns: - Nothing on success\n#          - If the balloon"),
+            (
+                "machine.json",
+                "# Returns: - Nothing on success\n#          - If the balloon",
+                "# Features:\n# @unstable: experimental\n#\n"
+                "# Returns: - Nothing on success\n#          - If the balloon",
+            ),
         ),
         expect(change("command 'balloon'", "features changed", "safe")),
         expect(change("command 'balloon'", "features changed", "safe")),
@@ -389,7 +491,11 @@ MUTATIONS = [
     Mutation(
         "members and enum values reordered",
         (
-            ("run-state.json", STATUS_INFO, "  'data': {'status': 'RunState', 'singlestep': 'bool', 'running': 'bool'} }"),
+            (
+                "run-state.json",
+                STATUS_INFO,
+                "  'data': {'status': 'RunState', 'singlestep': 'bool', 'running': 'bool'} }",
+            ),
             ("ui.json", "  'data': ['ppm', 'png'] }", "  'data': ['png', 'ppm'] }"),
         ),
         NOTHING,
@@ -401,11 +507,16 @@ MUTATIONS = [
             (
                 "run-state.json",
                 STATUS_INFO,
-                "  'base': 'StatusInfoBase',\n  'data': {'singlestep': 'bool', 'status': 'RunState'} }\n\n"
+                "  'base': 'StatusInfoBase',\n"
+                "  'data': {'singlestep': 'bool', 'status': 'RunState'} }\n\n"
                 "##\n# @StatusInfoBase:\n#\n# @running: true if all VCPUs are runnable\n#\n"
                 "# Since: 8.0\n##\n{ 'struct': 'StatusInfoBase', 'data': {'running': 'bool'} }",
             ),
-            ("run-state.json", "# @running: true if all VCPUs are runnable, false if not runnable\n#\n", ""),
+            (
+                "run-state.json",
+                "# @running: true if all VCPUs are runnable, false if not runnable\n#\n",
+                "",
+            ),
         ),
         NOTHING,
         NOTHING,

@@ -41,7 +41,9 @@ RULES: dict[str, Rule] = {
         S, None, "senders who give it are refused; receivers already cope with its absence"
     ),
     "added, mandatory": Rule(S, None, "old senders do not give it"),
-    "added, optional": Rule(None, None, "senders may omit it; receivers ignore what they do not know"),
+    "added, optional": Rule(
+        None, None, "senders may omit it; receivers ignore what they do not know"
+    ),
     "made optional": Rule(None, R, "receivers may now find it absent"),
     "made mandatory": Rule(S, None, "old senders may omit it"),
     # enum values and union branches (a union's branches are its tag's values)

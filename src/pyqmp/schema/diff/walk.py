@@ -22,7 +22,8 @@ from .rules import INPUT, OUTPUT, breaks
 from .scalars import json_kind, number_change
 
 _EMPTY = "q_empty"
-Key = tuple[object, ...]
+Key = tuple[object, ...]  # what a change is about: the same change reached twice is one
+Where = tuple[SourceInfo | None, SourceInfo | None]  # its source in OLD and in NEW
 
 
 class _Found:
@@ -62,13 +63,12 @@ class _Walker:
         path: tuple[str, ...],
         direction: str,
         subject: str | None = None,
-        old: SourceInfo | None = None,
-        new: SourceInfo | None = None,
+        where: Where = (None, None),
         detail: str | None = None,
     ) -> None:
         found = self.found.get((kind, *key))
         if found is None:
-            found = self.found[(kind, *key)] = _Found(kind, path, subject, old, new, detail)
+            found = self.found[(kind, *key)] = _Found(kind, path, subject, *where, detail)
         found.directions.add(direction)
 
     def changes(self) -> list[Change]:
@@ -97,19 +97,19 @@ class _Walker:
     ) -> None:
         """Deprecation, features and condition of something present on both sides."""
         (old_if, old_features, old_info), (new_if, new_features, new_info) = old, new
-        where = {"subject": subject, "old": old_info, "new": new_info}
+        where = (old_info, new_info)
         old_names = {f.name for f in old_features}
         new_names = {f.name for f in new_features}
         if ("deprecated" in new_names) != ("deprecated" in old_names):
             kind = "deprecated" if "deprecated" in new_names else "no longer deprecated"
-            self.record(key, kind, path, direction, **where)  # type: ignore[arg-type]
+            self.record(key, kind, path, direction, subject, where)
         others_old, others_new = old_names - {"deprecated"}, new_names - {"deprecated"}
         if others_old != others_new:
             detail = f"{_names(others_old)} → {_names(others_new)}"
-            self.record(key, "features changed", path, direction, detail=detail, **where)  # type: ignore[arg-type]
+            self.record(key, "features changed", path, direction, subject, where, detail)
         if old_if != new_if:
             detail = f"{_condition(old_if)} → {_condition(new_if)}"
-            self.record(key, "condition changed", path, direction, detail=detail, **where)  # type: ignore[arg-type]
+            self.record(key, "condition changed", path, direction, subject, where, detail)
 
     # -- definitions ------------------------------------------------------------------
 
@@ -119,18 +119,24 @@ class _Walker:
             path = (f"command '{name}'",)
             other = new.commands.get(name)
             if other is None:
-                self.record(("command", name), "command removed", path, INPUT, old=command.info)
+                self.record(
+                    ("command", name), "command removed", path, INPUT, where=(command.info, None)
+                )
                 continue
             self.command(path, command, other)
         for name, command in new.commands.items():
             if name not in old.commands:
                 path = (f"command '{name}'",)
-                self.record(("command", name), "command added", path, INPUT, new=command.info)
+                self.record(
+                    ("command", name), "command added", path, INPUT, where=(None, command.info)
+                )
         for name, event in old.events.items():
             path = (f"event '{name}'",)
             other_event = new.events.get(name)
             if other_event is None:
-                self.record(("event", name), "event removed", path, OUTPUT, old=event.info)
+                self.record(
+                    ("event", name), "event removed", path, OUTPUT, where=(event.info, None)
+                )
                 continue
             self.marks(
                 ("event", name),
@@ -147,7 +153,7 @@ class _Walker:
         for name, event in new.events.items():
             if name not in old.events:
                 path = (f"event '{name}'",)
-                self.record(("event", name), "event added", path, OUTPUT, new=event.info)
+                self.record(("event", name), "event added", path, OUTPUT, where=(None, event.info))
         return self.changes()
 
     def command(self, path: tuple[str, ...], old: model.Command, new: model.Command) -> None:
@@ -158,7 +164,7 @@ class _Walker:
         )  # fmt: skip
         if old.allow_oob != new.allow_oob:
             kind = "out-of-band execution " + ("added" if new.allow_oob else "removed")
-            self.record(key, kind, path, INPUT, old=old.info, new=new.info)
+            self.record(key, kind, path, INPUT, where=(old.info, new.info))
         at = (old.info, new.info)
         self.type(
             old.arg_type or _EMPTY, new.arg_type or _EMPTY, path, INPUT, "argument",
@@ -188,7 +194,6 @@ class _Walker:
         """
         old, new = self.old.types[old_name], self.new.types[new_name]
         old_kind, new_kind = json_kind(old), json_kind(new)
-        where = {"old": at[0], "new": at[1]}
         kind: str | None = None
         detail = f"{_kind_name(old)} → {_kind_name(new)}"
         if "alternate" in (old_kind, new_kind):
@@ -213,7 +218,7 @@ class _Walker:
             )  # fmt: skip
             return
         if kind is not None:
-            self.record(position, kind, path, direction, detail=detail, **where)  # type: ignore[arg-type]
+            self.record(position, kind, path, direction, None, at, detail)
             return
         if (old_name, new_name, direction) in self.walked:
             return
@@ -255,7 +260,7 @@ class _Walker:
             other = new_values.get(value.name)
             if other is None:
                 kind = f"{what} removed"
-                self.record(key, kind, path, direction, subject, value.info or old.info, new.info)
+                self.record(key, kind, path, direction, subject, (value.info or old.info, new.info))
                 continue
             self.marks(
                 key, path, direction, subject, (value.ifcond, value.features, value.info),
@@ -266,7 +271,7 @@ class _Walker:
                 key = ("value", old.name, new.name, value.name)
                 subject = f"{what.split()[-1]} '{value.name}'"
                 kind = f"{what} added"
-                self.record(key, kind, path, direction, subject, old.info, value.info or new.info)
+                self.record(key, kind, path, direction, subject, (old.info, value.info or new.info))
 
     def object(
         self,
@@ -331,16 +336,17 @@ class _Walker:
         old_type, new_type = containers
         new_by_name = {m.name: m for m in new_members}
         old_names = {m.name for m in old_members}
+        key: Key
         for member in old_members:
             subject = f"{label} '{member.name}'"
             other = new_by_name.get(member.name)
             if other is None:
                 key = ("member", member.defined_in, None, member.name)
                 kind = "optional member removed" if member.optional else "removed"
-                self.record(key, kind, path, direction, subject, member.info, new_type.info)
+                self.record(key, kind, path, direction, subject, (member.info, new_type.info))
                 continue
             key = ("member", member.defined_in, other.defined_in, member.name)
-            where = (path, direction, subject, member.info, other.info)
+            where = (path, direction, subject, (member.info, other.info))
             if member.optional and not other.optional:
                 self.record(key, "made mandatory", *where)
             elif other.optional and not member.optional:
@@ -359,7 +365,7 @@ class _Walker:
                 key = ("member", None, member.defined_in, member.name)
                 kind = "added, optional" if member.optional else "added, mandatory"
                 subject = f"{label} '{member.name}'"
-                self.record(key, kind, path, direction, subject, old_type.info, member.info)
+                self.record(key, kind, path, direction, subject, (old_type.info, member.info))
 
     def alternatives(
         self,
@@ -373,23 +379,23 @@ class _Walker:
         """A position where either side is an alternate: each JSON type it accepts."""
         old_branches = self.alternative_kinds(self.old, old)
         new_branches = self.alternative_kinds(self.new, new)
-        info = {"old": at[0], "new": at[1]}
+        info: Where = at
         if isinstance(old, model.AlternateType) and isinstance(new, model.AlternateType):
             self.type_marks(old, new, path, direction)
         elif isinstance(new, model.AlternateType):  # a type widened to an alternate
             if json_kind(old) in new_branches:
                 detail = f"{_kind_name(old)} → alternate {new.name}"
-                self.record(key, "type widened", path, direction, detail=detail, **info)  # type: ignore[arg-type]
+                self.record(key, "type widened", path, direction, None, info, detail)
             else:
                 detail = f"{_kind_name(old)} → alternate {new.name} without {json_kind(old)}"
-                self.record(key, "type changed", path, direction, detail=detail, **info)  # type: ignore[arg-type]
+                self.record(key, "type changed", path, direction, None, info, detail)
                 return
         elif json_kind(new) in old_branches:  # an alternate narrowed to one of its types
             detail = f"alternate {old.name} → {_kind_name(new)}"
-            self.record(key, "type narrowed", path, direction, detail=detail, **info)  # type: ignore[arg-type]
+            self.record(key, "type narrowed", path, direction, None, info, detail)
         else:
             detail = f"alternate {old.name} → {_kind_name(new)}"
-            self.record(key, "type changed", path, direction, detail=detail, **info)  # type: ignore[arg-type]
+            self.record(key, "type changed", path, direction, None, info, detail)
             return
         both_alternates = isinstance(old, model.AlternateType) and isinstance(
             new, model.AlternateType
@@ -398,7 +404,7 @@ class _Walker:
             if (old.name, new.name, direction) in self.walked:
                 return
             self.walked.add((old.name, new.name, direction))
-            info = {"old": _info(old), "new": _info(new)}
+            info = (_info(old), _info(new))
         for kind, old_branch in old_branches.items():
             subject = f"alternative {kind}"
             new_branch = new_branches.get(kind)
@@ -406,7 +412,7 @@ class _Walker:
                 if both_alternates:
                     self.record(
                         ("alternative", old.name, new.name, kind), "alternative removed",
-                        path, direction, subject, **info,
+                        path, direction, subject, info,
                     )  # fmt: skip
                 continue
             self.type(
@@ -417,7 +423,7 @@ class _Walker:
             if kind not in old_branches and both_alternates:
                 self.record(
                     ("alternative", old.name, new.name, kind), "alternative added",
-                    path, direction, f"alternative {kind}", **info,
+                    path, direction, f"alternative {kind}", info,
                 )  # fmt: skip
 
     def alternative_kinds(self, schema: Schema, typ: model.SchemaType) -> dict[str, str]:
