@@ -168,8 +168,16 @@ MUTATIONS = [
                 "{ 'struct': 'BlockdevOptionsFile',\n  'data': { 'filename': 'str', 'x': 'int',",
             ),
         ),
-        expect(change("branch 'file' → member 'x'", "added, mandatory", "senders")),
-        expect(change("branch 'file' → member 'x'", "removed", "senders")),
+        expect(
+            change(
+                "command 'blockdev-add' → branch 'file' → argument 'x'",
+                "added, mandatory",
+                "senders",
+            )
+        ),
+        expect(
+            change("command 'blockdev-add' → branch 'file' → argument 'x'", "removed", "senders")
+        ),
     ),
     # -- replies and events: what receivers read ----------------------------------------
     Mutation(

@@ -225,7 +225,7 @@ class _Walker:
         self.walked.add((old_name, new_name, direction))
         if isinstance(old, model.ObjectType) and isinstance(new, model.ObjectType):
             self.type_marks(old, new, path, direction)
-            self.object(old, new, path, direction, label)
+            self.object(old, new, path, direction, label, at)
         elif isinstance(old, model.EnumType) and isinstance(new, model.EnumType):
             self.type_marks(old, new, path, direction)
             self.enum(old, new, path, direction, "enum value")
@@ -280,14 +280,24 @@ class _Walker:
         path: tuple[str, ...],
         direction: str,
         label: str,
+        at: Where,
     ) -> None:
+        # an implicit empty type has no source: its command's or event's stands in
+        containers = (old.info or at[0], new.info or at[1])
         both_tag = old.tag if old.tag is not None and old.tag == new.tag else None
         common = {m.name for m in old.members} & {m.name for m in new.members}
-        self.members(old.members, new.members, (old, new), path, direction, label, both_tag)
         old_branches = self.branches(self.old, old)
         new_branches = self.branches(self.new, new)
         if old_branches is None and new_branches is None:
+            self.members(old.members, new.members, containers, path, direction, label, None)
             return
+        # A member in one side's base only, where the other side has branches, is compared
+        # branch by branch below: it may have moved between the base and the branches, which
+        # no client sees.
+        old_base = [m for m in old.members if m.name in common or new_branches is None]
+        new_base = [m for m in new.members if m.name in common or old_branches is None]
+        self.members(old_base, new_base, containers, path, direction, label, both_tag)
+        common = {m.name for m in old_base} | {m.name for m in new_base}
         if both_tag is not None:
             old_tag = self.old.types[_member(old.members, both_tag).type]
             new_tag = self.new.types[_member(new.members, both_tag).type]
@@ -305,7 +315,7 @@ class _Walker:
             self.members(
                 tuple(m for m in (*old.members, *old_members) if m.name not in common),
                 tuple(m for m in (*new.members, *new_members) if m.name not in common),
-                (old, new), (*path, f"branch '{value}'"), direction, "member", None,
+                containers, (*path, f"branch '{value}'"), direction, label, None,
             )  # fmt: skip
 
     def branches(
@@ -327,13 +337,13 @@ class _Walker:
         self,
         old_members: Sequence[ObjectMember],
         new_members: Sequence[ObjectMember],
-        containers: tuple[model.ObjectType, model.ObjectType],
+        containers: Where,
         path: tuple[str, ...],
         direction: str,
         label: str,
         skip_type_of: str | None,
     ) -> None:
-        old_type, new_type = containers
+        old_info, new_info = containers
         new_by_name = {m.name: m for m in new_members}
         old_names = {m.name for m in old_members}
         key: Key
@@ -343,7 +353,7 @@ class _Walker:
             if other is None:
                 key = ("member", member.defined_in, None, member.name)
                 kind = "optional member removed" if member.optional else "removed"
-                self.record(key, kind, path, direction, subject, (member.info, new_type.info))
+                self.record(key, kind, path, direction, subject, (member.info, new_info))
                 continue
             key = ("member", member.defined_in, other.defined_in, member.name)
             where = (path, direction, subject, (member.info, other.info))
@@ -365,7 +375,7 @@ class _Walker:
                 key = ("member", None, member.defined_in, member.name)
                 kind = "added, optional" if member.optional else "added, mandatory"
                 subject = f"{label} '{member.name}'"
-                self.record(key, kind, path, direction, subject, (old_type.info, member.info))
+                self.record(key, kind, path, direction, subject, (old_info, member.info))
 
     def alternatives(
         self,
