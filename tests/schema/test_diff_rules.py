@@ -194,7 +194,8 @@ def test_deprecations_of_values_members_and_events_are_listed(tmp_path: Path) ->
 """
     new = """
 { 'enum': 'Letter', 'data': [ 'a', { 'name': 'b', 'features': [ 'deprecated' ] } ] }
-{ 'command': 'cmd', 'data': { 'e': 'Letter', '*m': { 'type': 'int', 'features': [ 'deprecated' ] } } }
+{ 'command': 'cmd',
+  'data': { 'e': 'Letter', '*m': { 'type': 'int', 'features': [ 'deprecated' ] } } }
 { 'event': 'EV', 'features': [ 'deprecated' ] }
 """
     assert summary(diff(tmp_path, old, new)) == {
