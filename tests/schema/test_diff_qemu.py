@@ -79,6 +79,21 @@ def rename_types(*names: str) -> Transform:
     return transform
 
 
+def rename_every_type(schema: Schema) -> Transform:
+    """Every named type gets a new name, wherever it is written (docs and pragmas too)."""
+    names = sorted(
+        (t.name for t in schema.types.values() if t.meta not in ("built-in", "array")),
+        key=len,
+        reverse=True,
+    )
+    pattern = re.compile(r"\b(" + "|".join(n for n in names if not n.startswith("q_")) + r")\b")
+
+    def transform(_fname: str, text: str) -> str:
+        return pattern.sub(r"\1Renamed", text)
+
+    return transform
+
+
 def reword_docs(_fname: str, text: str) -> str:
     # prose lines only: symbol lines, sections and examples keep their form
     return re.sub(r"(?m)^(# [a-z][^\n]*)$", r"\1 (reworded)", text)
@@ -588,6 +603,14 @@ def test_there_are_enough_mutations() -> None:
     assert {verdict for m in MUTATIONS for _, _, verdict in m.forward} == {
         "senders", "receivers", "both", "safe", "deprecation"
     }  # fmt: skip
+
+
+def test_every_type_renamed_is_no_change(qemu_schema: Schema, tmp_path: Path) -> None:
+    mutation = Mutation("all renamed", (), NOTHING, transform=rename_every_type(qemu_schema))
+    renamed = mutated_copy(mutation, tmp_path)
+    assert "RunStateRenamed" in renamed.types and "RunState" not in renamed.types
+    assert diff_schemas(qemu_schema, renamed) == []
+    assert diff_schemas(renamed, qemu_schema) == []
 
 
 @pytest.mark.parametrize("mutation", MUTATIONS, ids=[m.name for m in MUTATIONS])

@@ -241,3 +241,12 @@ def test_every_rule_says_who_breaks_in_each_direction() -> None:
     assert breaks("removed", frozenset({INPUT, OUTPUT})) == {"senders", "receivers"}
     assert breaks("enum value added", frozenset({INPUT})) == frozenset()
     assert breaks("enum value added", frozenset({OUTPUT})) == {"receivers"}
+
+
+def test_types_nested_thousands_deep_need_no_recursion(tmp_path: Path) -> None:
+    depth = 3000
+    chain = [f"{{ 'struct': 'Level{i}', 'data': {{ 'a': 'Level{i + 1}' }} }}" for i in range(depth)]
+    old = "\n".join([*chain, f"{{ 'struct': 'Level{depth}', 'data': {{ 'a': 'int' }} }}"])
+    command = "\n{ 'command': 'cmd', 'data': { 'x': 'Level0' } }\n"
+    (change,) = diff(tmp_path, old + command, old.replace("'a': 'int'", "'a': 'str'") + command)
+    assert (change.kind, change.verdict, len(change.path)) == ("type changed", "senders", depth + 3)

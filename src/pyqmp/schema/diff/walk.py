@@ -12,13 +12,15 @@ path that reached it. Whom a change breaks is not decided here but by :mod:`.rul
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from .. import model
 from ..errors import SourceInfo
 from ..model import Condition, Feature, ObjectMember, Schema
 from .changes import Change
-from .rules import INPUT, OUTPUT, breaks
+from .rules import INPUT, OUTPUT, RECEIVERS, SENDERS, breaks
 from .scalars import json_kind, number_change
 
 _EMPTY = "q_empty"
@@ -26,25 +28,41 @@ Key = tuple[object, ...]  # what a change is about: the same change reached twic
 Where = tuple[SourceInfo | None, SourceInfo | None]  # its source in OLD and in NEW
 
 
+class Path(NamedTuple):
+    """A path from a command or event, as a chain: walking deep types shares the prefixes."""
+
+    parent: Path | None
+    step: str
+
+    def then(self, step: str) -> Path:
+        return Path(self, step)
+
+    def steps(self) -> tuple[str, ...]:
+        steps = []
+        path: Path | None = self
+        while path is not None:
+            steps.append(path.step)
+            path = path.parent
+        return tuple(reversed(steps))
+
+
 class _Found:
-    __slots__ = ("detail", "directions", "kind", "new", "old", "path", "subject")
+    __slots__ = ("detail", "kind", "new", "old", "paths", "subject")
 
     def __init__(
         self,
         kind: str,
-        path: tuple[str, ...],
         subject: str | None,
         old: SourceInfo | None,
         new: SourceInfo | None,
         detail: str | None,
     ) -> None:
         self.kind = kind
-        self.path = path
+        self.paths: dict[str, Path] = {}  # the first path from each direction
         self.subject = subject
         self.old = old
         self.new = new
         self.detail = detail
-        self.directions: set[str] = set()
 
 
 class _Walker:
@@ -53,6 +71,8 @@ class _Walker:
         self.new = new
         self.found: dict[Key, _Found] = {}
         self.walked: set[tuple[str, str, str]] = set()
+        # positions still to compare: a queue, not recursion, however deep the types nest
+        self.pending: deque[tuple[str, str, Path, str, str, Key, Where]] = deque()
 
     # -- recording --------------------------------------------------------------------
 
@@ -60,7 +80,7 @@ class _Walker:
         self,
         key: Key,
         kind: str,
-        path: tuple[str, ...],
+        path: Path,
         direction: str,
         subject: str | None = None,
         where: Where = (None, None),
@@ -68,28 +88,30 @@ class _Walker:
     ) -> None:
         found = self.found.get((kind, *key))
         if found is None:
-            found = self.found[(kind, *key)] = _Found(kind, path, subject, *where, detail)
-        found.directions.add(direction)
+            found = self.found[(kind, *key)] = _Found(kind, subject, *where, detail)
+        found.paths.setdefault(direction, path)
 
     def changes(self) -> list[Change]:
-        return [
-            Change(
-                f.kind,
-                f.path,
-                f.subject,
-                f.old,
-                f.new,
-                f.detail,
-                frozenset(f.directions),
-                breaks(f.kind, frozenset(f.directions)),
+        changes = []
+        for f in self.found.values():
+            directions = frozenset(f.paths)
+            who = breaks(f.kind, directions)
+            # shown from where it breaks someone: a sender's path for what breaks senders
+            if SENDERS in who:
+                path = f.paths[INPUT]
+            elif RECEIVERS in who:
+                path = f.paths[OUTPUT]
+            else:
+                path = next(iter(f.paths.values()))
+            changes.append(
+                Change(f.kind, path.steps(), f.subject, f.old, f.new, f.detail, directions, who)
             )
-            for f in self.found.values()
-        ]
+        return changes
 
     def marks(
         self,
         key: Key,
-        path: tuple[str, ...],
+        path: Path,
         direction: str,
         subject: str | None,
         old: tuple[Condition, tuple[Feature, ...], SourceInfo | None],
@@ -116,7 +138,7 @@ class _Walker:
     def walk(self) -> list[Change]:
         old, new = self.old, self.new
         for name, command in old.commands.items():
-            path = (f"command '{name}'",)
+            path = Path(None, f"command '{name}'")
             other = new.commands.get(name)
             if other is None:
                 self.record(
@@ -124,14 +146,15 @@ class _Walker:
                 )
                 continue
             self.command(path, command, other)
+            self.drain()
         for name, command in new.commands.items():
             if name not in old.commands:
-                path = (f"command '{name}'",)
+                path = Path(None, f"command '{name}'")
                 self.record(
                     ("command", name), "command added", path, INPUT, where=(None, command.info)
                 )
         for name, event in old.events.items():
-            path = (f"event '{name}'",)
+            path = Path(None, f"event '{name}'")
             other_event = new.events.get(name)
             if other_event is None:
                 self.record(
@@ -150,13 +173,14 @@ class _Walker:
                 event.arg_type or _EMPTY, other_event.arg_type or _EMPTY, path, OUTPUT, "member",
                 ("event", name), (event.info, other_event.info),
             )  # fmt: skip
+            self.drain()
         for name, event in new.events.items():
             if name not in old.events:
-                path = (f"event '{name}'",)
+                path = Path(None, f"event '{name}'")
                 self.record(("event", name), "event added", path, OUTPUT, where=(None, event.info))
         return self.changes()
 
-    def command(self, path: tuple[str, ...], old: model.Command, new: model.Command) -> None:
+    def command(self, path: Path, old: model.Command, new: model.Command) -> None:
         key = ("command", old.name)
         self.marks(
             key, path, INPUT, None, (old.ifcond, old.features, old.info),
@@ -171,7 +195,7 @@ class _Walker:
             (*key, "arguments"), at,
         )  # fmt: skip
         self.type(
-            old.ret_type or _EMPTY, new.ret_type or _EMPTY, (*path, "returns"), OUTPUT, "member",
+            old.ret_type or _EMPTY, new.ret_type or _EMPTY, path.then("returns"), OUTPUT, "member",
             (*key, "returns"), at,
         )  # fmt: skip
 
@@ -181,7 +205,24 @@ class _Walker:
         self,
         old_name: str,
         new_name: str,
-        path: tuple[str, ...],
+        path: Path,
+        direction: str,
+        label: str,
+        position: Key,
+        at: Where,
+    ) -> None:
+        """Compare, in turn, the types used at one position."""
+        self.pending.append((old_name, new_name, path, direction, label, position, at))
+
+    def drain(self) -> None:
+        while self.pending:
+            self.visit(*self.pending.popleft())
+
+    def visit(
+        self,
+        old_name: str,
+        new_name: str,
+        path: Path,
         direction: str,
         label: str,
         position: Key,
@@ -211,7 +252,7 @@ class _Walker:
         elif old_kind == "number":
             kind = number_change(old.name, new.name)
         elif isinstance(old, model.ArrayType) and isinstance(new, model.ArrayType):
-            step = (*path[:-1], path[-1] + "[]")
+            step = Path(path.parent, path.step + "[]")
             self.type(
                 old.element_type, new.element_type, step, direction, "member",
                 (*position, "[]"), at,
@@ -234,7 +275,7 @@ class _Walker:
         self,
         old: model.ObjectType | model.EnumType | model.AlternateType,
         new: model.ObjectType | model.EnumType | model.AlternateType,
-        path: tuple[str, ...],
+        path: Path,
         direction: str,
     ) -> None:
         if isinstance(old, model.ObjectType) and old.is_implicit:
@@ -248,7 +289,7 @@ class _Walker:
         self,
         old: model.EnumType,
         new: model.EnumType,
-        path: tuple[str, ...],
+        path: Path,
         direction: str,
         what: str,
     ) -> None:
@@ -277,7 +318,7 @@ class _Walker:
         self,
         old: model.ObjectType,
         new: model.ObjectType,
-        path: tuple[str, ...],
+        path: Path,
         direction: str,
         label: str,
         at: Where,
@@ -301,7 +342,7 @@ class _Walker:
         if both_tag is not None:
             old_tag = self.old.types[_member(old.members, both_tag).type]
             new_tag = self.new.types[_member(new.members, both_tag).type]
-            step = (*path, f"{label} '{both_tag}'")
+            step = path.then(f"{label} '{both_tag}'")
             if isinstance(old_tag, model.EnumType) and isinstance(new_tag, model.EnumType):
                 self.enum(old_tag, new_tag, step, direction, "branch")
         if old_branches is None:
@@ -315,7 +356,7 @@ class _Walker:
             self.members(
                 tuple(m for m in (*old.members, *old_members) if m.name not in common),
                 tuple(m for m in (*new.members, *new_members) if m.name not in common),
-                containers, (*path, f"branch '{value}'"), direction, label, None,
+                containers, path.then(f"branch '{value}'"), direction, label, None,
             )  # fmt: skip
 
     def branches(
@@ -338,7 +379,7 @@ class _Walker:
         old_members: Sequence[ObjectMember],
         new_members: Sequence[ObjectMember],
         containers: Where,
-        path: tuple[str, ...],
+        path: Path,
         direction: str,
         label: str,
         skip_type_of: str | None,
@@ -367,7 +408,7 @@ class _Walker:
             )  # fmt: skip
             if member.name != skip_type_of:
                 self.type(
-                    member.type, other.type, (*path, subject), direction, "member", key,
+                    member.type, other.type, path.then(subject), direction, "member", key,
                     (member.info, other.info),
                 )  # fmt: skip
         for member in new_members:
@@ -381,7 +422,7 @@ class _Walker:
         self,
         old: model.SchemaType,
         new: model.SchemaType,
-        path: tuple[str, ...],
+        path: Path,
         direction: str,
         key: Key,
         at: tuple[SourceInfo | None, SourceInfo | None],
@@ -426,7 +467,7 @@ class _Walker:
                     )  # fmt: skip
                 continue
             self.type(
-                old_branch, new_branch, (*path, subject), direction, "member",
+                old_branch, new_branch, path.then(subject), direction, "member",
                 ("alternative", old.name, new.name, kind), at,
             )  # fmt: skip
         for kind in new_branches:
