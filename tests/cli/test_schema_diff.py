@@ -112,3 +112,16 @@ def test_usage_errors_exit_2(args: tuple[str, ...]) -> None:
 def test_qemu_schema_against_itself() -> None:
     result = run_pyqmp("schema", "diff", str(QEMU_SCHEMA), str(QEMU_SCHEMA))
     assert (result.returncode, result.stdout) == (0, "No changes that a client can see.\n")
+
+
+def test_define_compares_one_build(tmp_path: Path) -> None:
+    new = machine_copy(tmp_path, BALLOON, BALLOON.replace(" }", ", 'if': 'CONFIG_BALLOON' }"))
+    as_written = run_pyqmp("schema", "diff", schema_path(), new)
+    assert as_written.returncode == 0
+    assert "command 'balloon': condition changed (always → CONFIG_BALLOON)" in as_written.stdout
+    without = run_pyqmp("schema", "diff", "-D", "CONFIG_OTHER", schema_path(), new)
+    assert without.returncode == 1
+    assert "Breaks senders (1):\n  command 'balloon': command removed\n" in without.stdout
+    with_it = run_pyqmp("schema", "diff", "--define", "CONFIG_BALLOON", schema_path(), new)
+    assert with_it.returncode == 0
+    assert "condition changed" in with_it.stdout and "removed" not in with_it.stdout

@@ -18,6 +18,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("old", metavar="OLD", help="the old schema's top-level file")
     parser.add_argument("new", metavar="NEW", help="the new schema's top-level file")
     parser.add_argument(
+        "-D",
+        "--define",
+        metavar="NAME",
+        action="append",
+        default=None,
+        help="compare the build with NAME defined (repeatable): what its 'if' conditions rule "
+        "out is gone from both sides. Without it, conditions are compared as written",
+    )
+    parser.add_argument(
         "--json", action="store_true", help="print the changes as one JSON object, for tools"
     )
 
@@ -36,7 +45,13 @@ def run(args: argparse.Namespace) -> int:
     from pyqmp.schema.diff import diff_schemas
     from pyqmp.schema.diff.report import human_report, json_report
 
-    changes = diff_schemas(schemas[0], schemas[1])
+    old, new = schemas
+    if args.define is not None:
+        from pyqmp.schema.diff.conditions import for_build
+
+        defines = frozenset(args.define)
+        old, new = for_build(old, defines), for_build(new, defines)
+    changes = diff_schemas(old, new)
     if args.json:
         import orjson
 

@@ -2,7 +2,8 @@
 
 :mod:`.walk` pairs the two schemas' structure from each command and event and names every
 change (:class:`.changes.Change`); :mod:`.rules` is the table that says whom each kind of
-change breaks; :mod:`.report` writes the result for people and for tools.
+change breaks; :mod:`.report` writes the result for people and for tools;
+:mod:`.conditions` cuts a schema down to one build (``--define``).
 """
 
 from __future__ import annotations

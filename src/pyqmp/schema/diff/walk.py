@@ -6,8 +6,9 @@ event's data, and follows the types those positions use on each side, as introsp
 reaches them. Objects are compared by their whole member list (base members included, so a
 member moved into a base is no change), unions branch by branch, alternates by the JSON type
 that picks each branch, scalars by the JSON they accept. A pair of types is walked once per
-direction; a change found in a type reached from many places is reported once, at the first
-path that reached it. Whom a change breaks is not decided here but by :mod:`.rules`.
+direction, breadth first, with a queue rather than recursion however deep types nest; a change
+found in a type reached from many places is reported once, at the shortest path that reached it
+from the side it breaks. Whom a change breaks is not decided here but by :mod:`.rules`.
 """
 
 from __future__ import annotations
