@@ -7,8 +7,9 @@ reaches them. Objects are compared by their whole member list (base members incl
 member moved into a base is no change), unions branch by branch, alternates by the JSON type
 that picks each branch, scalars by the JSON they accept. A pair of types is walked once per
 direction, breadth first, with a queue rather than recursion however deep types nest; a change
-found in a type reached from many places is reported once, at the shortest path that reached it
-from the side it breaks. Whom a change breaks is not decided here but by :mod:`.rules`.
+found in a type reached from many places is reported once, at the first path that reached it
+(commands, then events, in order) from the side it breaks. Whom a change breaks is not
+decided here but by :mod:`.rules`.
 """
 
 from __future__ import annotations
