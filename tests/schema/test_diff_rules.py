@@ -250,3 +250,11 @@ def test_types_nested_thousands_deep_need_no_recursion(tmp_path: Path) -> None:
     command = "\n{ 'command': 'cmd', 'data': { 'x': 'Level0' } }\n"
     (change,) = diff(tmp_path, old + command, old.replace("'a': 'int'", "'a': 'str'") + command)
     assert (change.kind, change.verdict, len(change.path)) == ("type changed", "senders", depth + 3)
+
+
+def test_a_command_that_stops_replying_breaks_receivers(tmp_path: Path) -> None:
+    pragma = "{ 'pragma': { 'command-returns-exceptions': [ 'cmd' ] } }\n"
+    old = pragma + "{ 'command': 'cmd' }\n"
+    new = pragma + "{ 'command': 'cmd', 'success-response': false }\n"
+    assert summary(diff(tmp_path, old, new)) == {("command 'cmd'", "reply withdrawn", "receivers")}
+    assert summary(diff(tmp_path, new, old)) == {("command 'cmd'", "reply added", "safe")}

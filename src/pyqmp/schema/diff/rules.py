@@ -35,6 +35,8 @@ RULES: dict[str, Rule] = {
     "event added": Rule(None, None, "clients ignore events they do not know"),
     "out-of-band execution removed": Rule(S, None, "clients that run it out of band fail"),
     "out-of-band execution added": Rule(None, None, "opt-in functionality"),
+    "reply withdrawn": Rule(None, R, "clients that wait for the reply wait forever"),
+    "reply added": Rule(None, None, "a reply that was not awaited can be ignored"),
     # members of objects (a command's arguments are the members of its argument type)
     "removed": Rule(S, R, "what a client sends is refused; what it reads is missing"),
     "optional member removed": Rule(

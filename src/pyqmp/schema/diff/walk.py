@@ -191,6 +191,9 @@ class _Walker:
         if old.allow_oob != new.allow_oob:
             kind = "out-of-band execution " + ("added" if new.allow_oob else "removed")
             self.record(key, kind, path, INPUT, where=(old.info, new.info))
+        if old.success_response != new.success_response:  # 'success-response': false
+            kind = "reply added" if new.success_response else "reply withdrawn"
+            self.record(key, kind, path, OUTPUT, where=(old.info, new.info))
         at = (old.info, new.info)
         self.type(
             old.arg_type or _EMPTY, new.arg_type or _EMPTY, path, INPUT, "argument",
