@@ -56,3 +56,21 @@ def number_change(old: str, new: str) -> str | None:
     if wider:
         return "type widened"
     return "type narrowed" if narrower else "type changed"
+
+
+def accepted_change(old: model.SchemaType, new: model.SchemaType) -> str | None:
+    """How the JSON a position accepts changed from ``old`` to ``new`` (neither an alternate).
+
+    None: the same JSON type, whose structure (object members, enum values, array elements)
+    is for the walk to compare.
+    """
+    old_kind, new_kind = json_kind(old), json_kind(new)
+    if old_kind != new_kind:
+        if new_kind == "value":  # 'any' accepts everything
+            return "type widened"
+        return "type narrowed" if old_kind == "value" else "type changed"
+    if old_kind == "string" and "str" in (old.name, new.name) and old.name != new.name:
+        return "type widened" if new.name == "str" else "type narrowed"  # str and an enum
+    if old_kind == "number":
+        return number_change(old.name, new.name)
+    return None

@@ -23,7 +23,7 @@ from ..errors import SourceInfo
 from ..model import Condition, Feature, ObjectMember, Schema
 from .changes import Change
 from .rules import INPUT, OUTPUT, RECEIVERS, SENDERS, breaks
-from .scalars import json_kind, number_change
+from .scalars import accepted_change, json_kind
 
 _EMPTY = "q_empty"
 Key = tuple[object, ...]  # what a change is about: the same change reached twice is one
@@ -240,23 +240,11 @@ class _Walker:
         """
         old, new = self.old.types[old_name], self.new.types[new_name]
         old_kind, new_kind = json_kind(old), json_kind(new)
-        kind: str | None = None
-        detail = f"{_kind_name(old)} → {_kind_name(new)}"
         if "alternate" in (old_kind, new_kind):
             self.alternatives(old, new, path, direction, position, at)
             return
-        if old_kind != new_kind:
-            if new_kind == "value":
-                kind = "type widened"
-            elif old_kind == "value":
-                kind = "type narrowed"
-            else:
-                kind = "type changed"
-        elif old_kind == "string" and "str" in (old.name, new.name) and old.name != new.name:
-            kind = "type widened" if new.name == "str" else "type narrowed"
-        elif old_kind == "number":
-            kind = number_change(old.name, new.name)
-        elif isinstance(old, model.ArrayType) and isinstance(new, model.ArrayType):
+        kind = accepted_change(old, new)
+        if kind is None and isinstance(old, model.ArrayType) and isinstance(new, model.ArrayType):
             step = Path(path.parent, path.step + "[]")
             self.type(
                 old.element_type, new.element_type, step, direction, "member",
@@ -264,6 +252,7 @@ class _Walker:
             )  # fmt: skip
             return
         if kind is not None:
+            detail = f"{_kind_name(old)} → {_kind_name(new)}"
             self.record(position, kind, path, direction, None, at, detail)
             return
         if (old_name, new_name, direction) in self.walked:
