@@ -573,15 +573,20 @@ def qemu_schema() -> Schema:
 def mutated_copy(mutation: Mutation, directory: Path) -> Schema:
     target = directory / "qapi"
     shutil.copytree(QAPI, target)
+    edited = 0
     for path in target.glob("*.json"):
-        text = path.read_text(encoding="utf-8")
+        original = text = path.read_text(encoding="utf-8")
         if mutation.transform is not None:
             text = mutation.transform(path.name, text)
         for fname, old, new in mutation.edits:
             if fname == path.name:
                 assert text.count(old) == 1, (fname, old)
                 text = text.replace(old, new)
-        path.write_text(text, encoding="utf-8")
+        if text != original:
+            edited += 1
+            path.write_text(text, encoding="utf-8")
+    # every mutation but the identity really edits the copy
+    assert (edited == 0) == (mutation.edits == () and mutation.transform is None)
     return load_schema(str(target / "qapi-schema.json"))
 
 
