@@ -46,7 +46,6 @@ def test_schema_help_lists_every_subcommand() -> None:
     ("args", "name"),
     [
         (["shell", "unix:/tmp/x.sock"], "shell"),
-        (["schema", "diff", "old.json", "new.json"], "schema diff"),
     ],
 )
 def test_not_built_commands_exit_2(args: list[str], name: str) -> None:

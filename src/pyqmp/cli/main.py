@@ -272,12 +272,17 @@ def build_parser() -> argparse.ArgumentParser:
     doc.add_argument("--format", choices=("html", "markdown"), default="html", help="default: html")
     doc.add_argument("--title", help="the manual's title (default: FILE's name + reference)")
     doc.set_defaults(handler=_schema_doc)
-    _add_not_built(
+    from pyqmp.cli import schema_diff_command
+
+    _add_command(
         schema_commands,
+        schema_diff_command,
         "diff",
-        "schema diff",
-        "OLD NEW",
-        "compatibility verdict; exit 1 where clients would break",
+        "compatibility verdict: who each change breaks; exit 1 where clients would break",
+        "Compare two versions of a schema by QEMU's compatibility rules: each change, where it "
+        "is on both sides, and whether it breaks clients that send, that receive, both or "
+        "neither. Exit 0 when nothing breaks, 1 when something does, 2 for a usage error, 3 "
+        "when a schema is invalid or cannot be read.",
     )
     return parser
 
