@@ -123,7 +123,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     machine_command.add_arguments(machine)
     machine.set_defaults(handler=machine_command.run)
-    _add_not_built(commands, "shell", "shell", "ADDRESS", "interactive human monitor")
+    from pyqmp.cli import shell_command
+
+    _add_command(
+        commands,
+        shell_command,
+        "shell",
+        "interactive monitor: qmp-shell's command lines, completion, events as they come",
+        "An interactive QMP shell: 'command key=value ...' or a JSON request per line, TAB "
+        "completion from the server's introspection, replies pretty-printed, errors as "
+        "CLASS: desc, events printed as they arrive; -H for the human monitor. Reads and "
+        "runs lines from stdin when it is not a terminal.",
+    )
     client = commands.add_parser(
         "client",
         help="run one QMP command (or wait for one event) and print the result as JSON",

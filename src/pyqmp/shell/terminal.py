@@ -1,0 +1,98 @@
+"""The interactive shell: a prompt_toolkit prompt over a :class:`~.session.ShellSession`.
+
+It owns the terminal: the prompt with TAB completion and history, and events printed the
+moment they arrive.  Its one rule: the line being typed is never garbled — everything
+printed while the prompt waits goes through prompt_toolkit's ``patch_stdout``, which redraws
+the prompt and the half-typed line below it.  Ctrl-D ends the shell (status 0), Ctrl-C
+clears the line; a lost connection ends it at once, even while the prompt waits (status 4).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.completion import CompleteEvent, Completer
+from prompt_toolkit.completion import Completion as PromptCompletion
+from prompt_toolkit.document import Document
+from prompt_toolkit.history import FileHistory, History, InMemoryHistory
+from prompt_toolkit.patch_stdout import patch_stdout
+
+from ..client import ConnectionLost
+from .session import ShellSession, format_event
+
+EXIT_CONNECTION = 4
+
+
+class _SessionCompleter(Completer):
+    def __init__(self, session: ShellSession) -> None:
+        self.session = session
+
+    def get_completions(
+        self, document: Document, complete_event: CompleteEvent
+    ) -> Iterator[PromptCompletion]:
+        for completion in self.session.complete(document.text_before_cursor):
+            yield PromptCompletion(completion.text, start_position=-completion.replace)
+
+
+class _Lost(Exception):
+    """Ends the prompt when the connection goes while it waits."""
+
+
+def open_history(path: Path | None) -> History:
+    """The history kept in ``path`` across sessions (in memory only when None or unusable)."""
+    if path is None:
+        return InMemoryHistory()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    except OSError as error:
+        print(f"pyqmp shell: history not kept, cannot write {path}: {error}", file=sys.stderr)
+        return InMemoryHistory()
+    return FileHistory(str(path))
+
+
+async def run_interactive(session: ShellSession, history: Path | None) -> int:
+    """Prompt, run and print until Ctrl-D (0) or a lost connection (4)."""
+    prompt: PromptSession[str] = PromptSession(
+        "(HMP) " if session.hmp else "(QMP) ",
+        completer=_SessionCompleter(session),
+        complete_while_typing=False,
+        history=open_history(history),
+    )
+    lost: list[ConnectionLost] = []
+
+    async def print_events() -> None:
+        try:
+            async for event in session.qmp.events():
+                print(format_event(event), flush=True)
+        except ConnectionLost as error:
+            lost.append(error)
+            if prompt.app.is_running:
+                prompt.app.exit(exception=_Lost())
+
+    with patch_stdout():
+        printer = asyncio.create_task(print_events())
+        try:
+            while not lost:
+                try:
+                    line = await prompt.prompt_async()
+                except KeyboardInterrupt:
+                    continue
+                except EOFError:
+                    return 0
+                except _Lost:
+                    break
+                answer = await session.run_line(line)
+                if answer.text is not None:
+                    print(answer.text, flush=True)
+        except ConnectionLost as error:
+            lost.append(error)
+        finally:
+            printer.cancel()
+            await asyncio.gather(printer, return_exceptions=True)
+    print(f"pyqmp shell: connection lost: {lost[0]}", file=sys.stderr)
+    return EXIT_CONNECTION
