@@ -45,7 +45,6 @@ def test_schema_help_lists_every_subcommand() -> None:
 @pytest.mark.parametrize(
     ("args", "name"),
     [
-        (["shell", "unix:/tmp/x.sock"], "shell"),
         (["schema", "doc", "s.json", "-o", "out.html"], "schema doc"),
         (["schema", "diff", "old.json", "new.json"], "schema diff"),
     ],
