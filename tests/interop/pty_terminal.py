@@ -3,16 +3,20 @@ screen.  Every wait is bounded; the program is stopped by its PID."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pty
 import re
 import select
 import signal
+import struct
+import termios
 import time
 from collections.abc import Mapping
 from contextlib import suppress
 
 READ_TIMEOUT_SECONDS = 10.0
+ROWS, COLUMNS = 50, 200  # wide enough that no typed line wraps
 # What a terminal does but does not show: escape sequences (colour, cursor moves, modes).
 _CONTROL = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>]|\r")
 
@@ -26,6 +30,7 @@ class Terminal:
             os.environ["TERM"] = "dumb"
             os.environ.update(env or {})
             os.execv(argv[0], argv)
+        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
         self.screen = b""
         self.status: int | None = None
 
@@ -37,13 +42,25 @@ class Terminal:
         return _CONTROL.sub(b"", self.screen).decode(errors="replace")
 
     def wait_for(
-        self, text: str, timeout: float = READ_TIMEOUT_SECONDS, *, plain: bool = False
+        self,
+        text: str,
+        timeout: float = READ_TIMEOUT_SECONDS,
+        *,
+        plain: bool = False,
+        then: str | None = None,
     ) -> str:
         """Wait until ``text`` is on the screen (``plain``: once escape sequences are
-        removed); return the screen."""
+        removed), and ``then`` after it if given; return the screen."""
         deadline = time.monotonic() + timeout
         wanted = text.encode()
-        while wanted not in (_CONTROL.sub(b"", self.screen) if plain else self.screen):
+        after = then.encode() if then is not None else b""
+
+        def seen() -> bool:
+            screen = _CONTROL.sub(b"", self.screen) if plain else self.screen
+            found = screen.find(wanted)
+            return found >= 0 and (not after or after in screen[found + len(wanted) :])
+
+        while not seen():
             left = deadline - time.monotonic()
             if left <= 0:
                 raise AssertionError(f"{text!r} never appeared; screen:\n{self.screen[-2000:]!r}")

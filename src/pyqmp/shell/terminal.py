@@ -2,9 +2,10 @@
 
 It owns the terminal: the prompt with TAB completion and history, and events printed the
 moment they arrive.  Its one rule: the line being typed is never garbled — everything
-printed while the prompt waits goes through prompt_toolkit's ``patch_stdout``, which redraws
-the prompt and the half-typed line below it.  Ctrl-D ends the shell (status 0), Ctrl-C
-clears the line; a lost connection ends it at once, even while the prompt waits (status 4).
+printed while the prompt waits goes through prompt_toolkit's ``patch_stdout``, which prints it
+above and redraws the prompt and the half-typed line below it.  Ctrl-D ends the shell
+(status 0), Ctrl-C clears the line; a lost connection ends it at once, even while the prompt
+waits (status 4).
 """
 
 from __future__ import annotations
@@ -74,25 +75,28 @@ async def run_interactive(session: ShellSession, history: Path | None) -> int:
             if prompt.app.is_running:
                 prompt.app.exit(exception=_Lost())
 
-    with patch_stdout():
-        printer = asyncio.create_task(print_events())
-        try:
-            while not lost:
-                try:
+    printer = asyncio.create_task(print_events())
+    try:
+        while not lost:
+            # Only the prompt's own time goes through patch_stdout: a reply is printed when no
+            # prompt is drawn, straight to the terminal, so it never makes prompt_toolkit hand
+            # the terminal back to cooked mode (where a key typed meanwhile, Ctrl-D, is lost).
+            try:
+                with patch_stdout():
                     line = await prompt.prompt_async()
-                except KeyboardInterrupt:
-                    continue
-                except EOFError:
-                    return 0
-                except _Lost:
-                    break
-                answer = await session.run_line(line)
-                if answer.text is not None:
-                    print(answer.text, flush=True)
-        except ConnectionLost as error:
-            lost.append(error)
-        finally:
-            printer.cancel()
-            await asyncio.gather(printer, return_exceptions=True)
+            except KeyboardInterrupt:
+                continue
+            except EOFError:
+                return 0
+            except _Lost:
+                break
+            answer = await session.run_line(line)
+            if answer.text is not None:
+                print(answer.text, flush=True)
+    except ConnectionLost as error:
+        lost.append(error)
+    finally:
+        printer.cancel()
+        await asyncio.gather(printer, return_exceptions=True)
     print(f"pyqmp shell: connection lost: {lost[0]}", file=sys.stderr)
     return EXIT_CONNECTION
