@@ -13,6 +13,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from pty_terminal import Terminal
 from qmp_targets import Target, TargetProcess, monitors
@@ -23,11 +24,13 @@ FROZEN_TIMEOUT = "2"
 
 
 @contextmanager
-def pyqmp_shell(socket_path: str, *options: str) -> Iterator[Terminal]:
-    with tempfile.TemporaryDirectory() as home:
+def pyqmp_shell(socket_path: str, *options: str, home: str | None = None) -> Iterator[Terminal]:
+    with tempfile.TemporaryDirectory() as fresh_home:
         # A real terminal type, so that prompt_toolkit draws (and redraws) the line; no cursor
         # position requests, which a pty answers with nobody.
+        home = home or fresh_home
         env = {"TERM": "xterm", "PROMPT_TOOLKIT_NO_CPR": "1", "HOME": home}
+        env["XDG_STATE_HOME"] = os.path.join(home, ".local", "state")
         terminal = Terminal(
             [sys.executable, "-m", "pyqmp", "shell", *options, socket_path], env=env
         )
@@ -35,6 +38,19 @@ def pyqmp_shell(socket_path: str, *options: str) -> Iterator[Terminal]:
             yield terminal
         finally:
             terminal.close()
+
+
+def interrupt_until_interrupted(terminal: Terminal, tries: int = 50) -> None:
+    """Type Ctrl-C until the command running gives up.  The first one may still reach the
+    prompt that is just closing (where it only clears an empty line), so it is repeated."""
+    for _ in range(tries):
+        terminal.type("\x03")
+        try:
+            terminal.wait_for("interrupted (a late reply will be dropped)", 0.5, plain=True)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError(f"Ctrl-C never interrupted the command:\n{terminal.text()[-2000:]}")
 
 
 def client(socket_path: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -115,6 +131,16 @@ def test_a_frozen_server_costs_one_timeout(server_target: Target) -> None:
             finally:
                 os.kill(process.process.pid, signal.SIGCONT)
             # The prompt came back, and the next command gets its own reply (not the late one).
+            terminal.wait_for("will be dropped)", plain=True, then="(QMP)")
+            os.kill(process.process.pid, signal.SIGSTOP)
+            try:
+                # Ctrl-C gives up waiting at once, without waiting for the timeout.
+                terminal.type("query-status\n")
+                terminal.wait_for("will be dropped)", plain=True, then="(QMP) query-status\n")
+                interrupt_until_interrupted(terminal)
+            finally:
+                os.kill(process.process.pid, signal.SIGCONT)
+            terminal.wait_for("interrupted", plain=True, then="(QMP)")
             terminal.type("query-balloon\n")
             terminal.wait_for('"actual": 134217728', plain=True)
 
@@ -128,6 +154,24 @@ def test_a_lost_connection_ends_the_shell_with_status_4(server_target: Target) -
             process.stop()
             assert terminal.wait_exit() == 4
             assert "pyqmp shell: connection lost" in terminal.text()
+
+
+def test_history_is_kept_across_sessions(running: TargetProcess) -> None:
+    with tempfile.TemporaryDirectory() as home:
+        with pyqmp_shell(running.sockets[0], home=home) as terminal:
+            terminal.wait_for("(QMP)", plain=True)
+            terminal.type("query-balloon\n")
+            terminal.wait_for('"actual": 134217728', plain=True, then="(QMP)")
+            terminal.type("\x04")
+            assert terminal.wait_exit() == 0
+        history = Path(home, ".local", "state", "pyqmp", "shell_history")
+        assert "+query-balloon\n" in history.read_text(encoding="utf-8")
+        with pyqmp_shell(running.sockets[0], home=home) as terminal:
+            terminal.wait_for("(QMP)", plain=True)
+            terminal.type("\x1b[A")  # the Up arrow brings back the last session's line
+            terminal.wait_for("query-balloon", plain=True)
+            terminal.type("\n")
+            terminal.wait_for('"actual": 134217728', plain=True)
 
 
 def test_scripted_through_a_pipe(running: TargetProcess) -> None:
@@ -155,6 +199,29 @@ def test_scripted_through_a_pipe(running: TargetProcess) -> None:
         timeout=PROCESS_TIMEOUT,
     )
     assert (done.returncode, done.stdout, done.stderr) == (0, "balloon: actual=128\n", "")
+
+
+def test_a_script_whose_server_goes_away_exits_4(running: TargetProcess) -> None:
+    shell = subprocess.Popen(
+        [sys.executable, "-m", "pyqmp", "shell", running.sockets[0]],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert shell.stdin is not None and shell.stdout is not None
+        shell.stdin.write("query-status\n")
+        shell.stdin.flush()
+        assert shell.stdout.readline() == "{\n"  # the first reply came: connected and running
+        running.stop()
+        _, stderr = shell.communicate("query-status\nquery-status\n", timeout=PROCESS_TIMEOUT)
+    finally:
+        if shell.poll() is None:
+            shell.kill()
+            shell.wait()
+    assert shell.returncode == 4
+    assert stderr.startswith("pyqmp shell: connection lost: ")
 
 
 def test_usage_mistakes_and_unreachable_servers() -> None:

@@ -4,16 +4,18 @@ It owns the terminal: the prompt with TAB completion and history, and events pri
 moment they arrive.  Its one rule: the line being typed is never garbled — everything
 printed while the prompt waits goes through prompt_toolkit's ``patch_stdout``, which prints it
 above and redraws the prompt and the half-typed line below it.  Ctrl-D ends the shell
-(status 0), Ctrl-C clears the line; a lost connection ends it at once, even while the prompt
-waits (status 4).
+(status 0), Ctrl-C clears the line (or gives up waiting for a reply); a lost connection ends
+it at once, even while the prompt waits (status 4).
 """
 
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
+from typing import Any
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.completion import CompleteEvent, Completer
@@ -23,7 +25,7 @@ from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.patch_stdout import patch_stdout
 
 from ..client import ConnectionLost
-from .session import ShellSession, format_event
+from .session import Answer, ShellSession, format_event
 
 EXIT_CONNECTION = 4
 
@@ -41,6 +43,23 @@ class _SessionCompleter(Completer):
 
 class _Lost(Exception):
     """Ends the prompt when the connection goes while it waits."""
+
+
+async def _interruptible(work: Coroutine[Any, Any, Answer]) -> Answer | None:
+    """``work``'s answer, or None if Ctrl-C (SIGINT: the terminal is not raw while a command
+    runs) cancelled it first."""
+    task = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGINT, task.cancel)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise  # this shell itself is being cancelled
+        return None
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
 
 
 def open_history(path: Path | None) -> History:
@@ -90,8 +109,10 @@ async def run_interactive(session: ShellSession, history: Path | None) -> int:
                 return 0
             except _Lost:
                 break
-            answer = await session.run_line(line)
-            if answer.text is not None:
+            answer = await _interruptible(session.run_line(line))
+            if answer is None:
+                print("interrupted (a late reply will be dropped)", flush=True)
+            elif answer.text is not None:
                 print(answer.text, flush=True)
     except ConnectionLost as error:
         lost.append(error)
