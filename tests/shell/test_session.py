@@ -14,11 +14,13 @@ from typing import Any
 
 from pyqmp.client import Event, QMPClient
 from pyqmp.protocol import EventTimestamp
-from pyqmp.shell.session import Answer, ShellSession, format_event
+from pyqmp.shell.session import Answer, ShellSession, format_event, show_events
 
 DEADLINE = 30.0
 GREETING = {"QMP": {"version": {"qemu": {"major": 7, "minor": 2, "micro": 0}}, "capabilities": []}}
-Answerer = Callable[[str, Any], Any]  # (command, arguments) -> the reply message (no id)
+# (command, arguments) -> the reply message (no id; None: no reply), or a list of events
+# followed by it
+Answerer = Callable[[str, Any], Any]
 
 
 @asynccontextmanager
@@ -35,6 +37,9 @@ async def session_with(answer: Answerer, *, hmp: bool = False) -> AsyncIterator[
             message = {"return": {}} if name == "qmp_capabilities" else answer(name, arguments)
             if name != "qmp_capabilities":
                 sent.append((name, arguments))
+            if isinstance(message, list):  # events first, then the reply, in one write
+                *events, message = message
+                writer.write(b"".join(json.dumps(event).encode() + b"\r\n" for event in events))
             if message is not None:
                 writer.write(json.dumps({**message, "id": request["id"]}).encode() + b"\r\n")
 
@@ -159,3 +164,31 @@ def test_an_event_is_one_line() -> None:
     assert text.startswith("event BALLOON_CHANGE at 19")
     assert text.endswith('.500: {"actual": 1024}')
     assert format_event(Event("STOP", {}, None)) == "event STOP"
+
+
+def test_events_are_shown_and_a_flood_says_how_many_were_dropped() -> None:
+    count = 5000
+    timestamp = {"seconds": 1, "microseconds": 0}
+    shown: list[str] = []
+
+    def flood(name: str, arguments: Any) -> Any:
+        events = [{"event": "TICK", "data": {"n": n}, "timestamp": timestamp} for n in range(count)]
+        return [*events, {"return": {}}]
+
+    async def scenario() -> None:
+        async with session_with(flood) as session:
+            watcher = asyncio.create_task(show_events(session.qmp, shown.append))
+            await asyncio.sleep(0)  # the watcher subscribes
+            assert (await session.run_line("flood")).ok
+            while not shown or not shown[-1].endswith(f'{{"n": {count - 1}}}'):
+                await asyncio.sleep(0.01)
+            watcher.cancel()
+
+    run(scenario())
+    ticks = [text for text in shown if text.startswith("event TICK")]
+    notes = [
+        text for text in shown if text.endswith("events dropped: they came faster than shown)")
+    ]
+    assert len(ticks) + len(notes) == len(shown)
+    dropped = sum(int(note[1:].split()[0]) for note in notes)
+    assert len(ticks) + dropped == count  # every event shown or counted, none lost silently

@@ -13,20 +13,20 @@ import asyncio
 import sys
 
 from ..client import ConnectionLost
-from .session import ShellSession, format_event
+from .session import ShellSession, show_events
 
 EXIT_SOME_FAILED = 1
 EXIT_CONNECTION = 4
 
 
+def _print(text: str) -> None:
+    print(text, flush=True)
+
+
 async def run_script(session: ShellSession) -> int:
     """Run stdin's lines until its end; see the module's head for the exit status."""
 
-    async def print_events() -> None:
-        async for event in session.qmp.events():
-            print(format_event(event), flush=True)
-
-    printer = asyncio.create_task(print_events())
+    printer = asyncio.create_task(show_events(session.qmp, _print))
     failed = False
     try:
         while True:

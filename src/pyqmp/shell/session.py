@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ..client import CommandTimeout, Event, ExecuteError, QMPClient
@@ -56,6 +57,19 @@ def format_event(event: Event) -> str:
     if event.data:
         text += f": {json.dumps(event.data, ensure_ascii=False)}"
     return text
+
+
+async def show_events(qmp: QMPClient, show: Callable[[str], None]) -> None:
+    """Show every event ``qmp`` receives, as it comes, until the connection ends (a lost
+    connection raises ConnectionLost).  Events that came faster than they were shown are
+    dropped by the client's bounded stream, oldest first; how many is said when it happens."""
+    stream = qmp.events()
+    reported = 0
+    async for event in stream:
+        if stream.dropped > reported:
+            show(f"({stream.dropped - reported} events dropped: they came faster than shown)")
+            reported = stream.dropped
+        show(format_event(event))
 
 
 class ShellSession:

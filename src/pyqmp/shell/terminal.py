@@ -25,7 +25,7 @@ from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.patch_stdout import patch_stdout
 
 from ..client import ConnectionLost
-from .session import Answer, ShellSession, format_event
+from .session import Answer, ShellSession, show_events
 
 EXIT_CONNECTION = 4
 
@@ -39,6 +39,10 @@ class _SessionCompleter(Completer):
     ) -> Iterator[PromptCompletion]:
         for completion in self.session.complete(document.text_before_cursor):
             yield PromptCompletion(completion.text, start_position=-completion.replace)
+
+
+def _print(text: str) -> None:
+    print(text, flush=True)  # sys.stdout at the time: patch_stdout's proxy while prompting
 
 
 class _Lost(Exception):
@@ -87,8 +91,7 @@ async def run_interactive(session: ShellSession, history: Path | None) -> int:
 
     async def print_events() -> None:
         try:
-            async for event in session.qmp.events():
-                print(format_event(event), flush=True)
+            await show_events(session.qmp, _print)
         except ConnectionLost as error:
             lost.append(error)
             if prompt.app.is_running:
