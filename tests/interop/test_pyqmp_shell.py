@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from pty_terminal import Terminal
-from qmp_targets import Target, TargetProcess, monitors
+from qmp_targets import TargetProcess
 
 PROCESS_TIMEOUT = 60
 # A timeout long enough for the slow CI machine, short enough to wait out in a test.
@@ -62,98 +62,96 @@ def client(socket_path: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_completion_replies_errors_and_events(server_target: Target) -> None:
-    for process in monitors(server_target, 2):
-        mine, other = process.sockets
-        with pyqmp_shell(mine) as terminal:
-            terminal.wait_for("(QMP)", plain=True)
-            terminal.type("query-statu\t")
-            terminal.wait_for("query-status", plain=True)
-            terminal.type("\n")
-            terminal.wait_for('"status": "prelaunch"', plain=True)
+def test_completion_replies_errors_and_events(running3: TargetProcess) -> None:
+    process = running3
+    mine, other, _ = process.sockets
+    with pyqmp_shell(mine) as terminal:
+        terminal.wait_for("(QMP)", plain=True)
+        terminal.type("query-statu\t")
+        terminal.wait_for("query-status", plain=True)
+        terminal.type("\n")
+        terminal.wait_for('"status": "prelaunch"', plain=True)
 
-            terminal.type("qom-get pa\t")
-            terminal.wait_for("qom-get path=", plain=True)
-            terminal.type("/machine/peripheral/balloon0 prop\t")
-            terminal.wait_for("balloon0 property=", plain=True)
-            terminal.type("guest-stats-polling-interval\n")
-            terminal.wait_for("guest-stats-polling-interval\n0\n", plain=True)
+        terminal.type("qom-get pa\t")
+        terminal.wait_for("qom-get path=", plain=True)
+        terminal.type("/machine/peripheral/balloon0 prop\t")
+        terminal.wait_for("balloon0 property=", plain=True)
+        terminal.type("guest-stats-polling-interval\n")
+        terminal.wait_for("guest-stats-polling-interval\n0\n", plain=True)
 
-            terminal.type("balloon value=0\n")
-            terminal.wait_for("GenericError: Parameter 'target' expects a size", plain=True)
-            terminal.type("no-such-command\n")
-            terminal.wait_for(
-                "CommandNotFound: The command no-such-command has not been found", plain=True
-            )
+        terminal.type("balloon value=0\n")
+        terminal.wait_for("GenericError: Parameter 'target' expects a size", plain=True)
+        terminal.type("no-such-command\n")
+        terminal.wait_for(
+            "CommandNotFound: The command no-such-command has not been found", plain=True
+        )
 
-            # An event caused by ANOTHER monitor shows up by itself while a line is half typed,
-            # and the half-typed line is still there to finish.
-            terminal.type("query-sta")
-            terminal.wait_for("query-sta", plain=True)
-            assert client(other, "cont").returncode == 0
-            terminal.wait_for("event RESUME at ", plain=True)
-            terminal.type("tus\n")
-            terminal.wait_for('"status": "running"', plain=True)
-            assert client(other, "stop").returncode == 0
-            terminal.wait_for("event STOP at ", plain=True)
+        # An event caused by ANOTHER monitor shows up by itself while a line is half typed,
+        # and the half-typed line is still there to finish.
+        terminal.type("query-sta")
+        terminal.wait_for("query-sta", plain=True)
+        assert client(other, "cont").returncode == 0
+        terminal.wait_for("event RESUME at ", plain=True)
+        terminal.type("tus\n")
+        terminal.wait_for('"status": "running"', plain=True)
+        assert client(other, "stop").returncode == 0
+        terminal.wait_for("event STOP at ", plain=True)
+        terminal.type("query-status\n")
+        terminal.wait_for('"status": "paused"', plain=True, then="(QMP)")
+        # Ctrl-D once the prompt is back: between prompts the terminal is in cooked mode,
+        # where Ctrl-D is the end of input, not a key.
+        terminal.type("\x04")
+        assert terminal.wait_exit() == 0
+
+
+def test_the_human_monitor(running: TargetProcess) -> None:
+    process = running
+    with pyqmp_shell(process.sockets[0], "-H") as terminal:
+        terminal.wait_for("(HMP)", plain=True)
+        terminal.type("info ball\t")
+        terminal.wait_for("info balloon", plain=True)
+        terminal.type("\n")
+        terminal.wait_for("balloon: actual=128", plain=True)
+        terminal.type("info status\n")
+        terminal.wait_for("VM status: paused (prelaunch)", plain=True, then="(HMP)")
+        terminal.type("\x04")
+        assert terminal.wait_exit() == 0
+
+
+def test_a_frozen_server_costs_one_timeout(running: TargetProcess) -> None:
+    process = running
+    with pyqmp_shell(process.sockets[0], "--timeout", FROZEN_TIMEOUT) as terminal:
+        terminal.wait_for("(QMP)", plain=True)
+        os.kill(process.process.pid, signal.SIGSTOP)
+        try:
             terminal.type("query-status\n")
-            # Ctrl-D once the prompt is back (a terminal between prompts is in cooked mode,
-            # where Ctrl-D is the end of input, not a key).
-            terminal.wait_for('"status": "paused"', plain=True, then="(QMP)")
-            terminal.type("\x04")  # Ctrl-D
-            assert terminal.wait_exit() == 0
+            terminal.wait_for(f"no reply to 'query-status' within {FROZEN_TIMEOUT} s", plain=True)
+        finally:
+            os.kill(process.process.pid, signal.SIGCONT)
+        # The prompt came back; on a server frozen again, Ctrl-C gives up waiting.
+        terminal.wait_for("will be dropped)", plain=True, then="(QMP)")
+        os.kill(process.process.pid, signal.SIGSTOP)
+        try:
+            terminal.type("query-status\n")
+            terminal.wait_for("will be dropped)", plain=True, then="(QMP) query-status\n")
+            interrupt_until_interrupted(terminal)
+        finally:
+            os.kill(process.process.pid, signal.SIGCONT)
+        # The next command gets its own reply, not one of the late ones.
+        terminal.wait_for("interrupted", plain=True, then="(QMP)")
+        terminal.type("query-balloon\n")
+        terminal.wait_for('"actual": 134217728', plain=True)
 
 
-def test_the_human_monitor(server_target: Target) -> None:
-    for process in monitors(server_target, 1):
-        with pyqmp_shell(process.sockets[0], "-H") as terminal:
-            terminal.wait_for("(HMP)", plain=True)
-            terminal.type("info ball\t")
-            terminal.wait_for("info balloon", plain=True)
-            terminal.type("\n")
-            terminal.wait_for("balloon: actual=128", plain=True)
-            terminal.type("info status\n")
-            terminal.wait_for("VM status: paused (prelaunch)", plain=True, then="(HMP)")
-            terminal.type("\x04")
-            assert terminal.wait_exit() == 0
-
-
-def test_a_frozen_server_costs_one_timeout(server_target: Target) -> None:
-    for process in monitors(server_target, 1):
-        with pyqmp_shell(process.sockets[0], "--timeout", FROZEN_TIMEOUT) as terminal:
-            terminal.wait_for("(QMP)", plain=True)
-            os.kill(process.process.pid, signal.SIGSTOP)
-            try:
-                terminal.type("query-status\n")
-                terminal.wait_for(
-                    f"no reply to 'query-status' within {FROZEN_TIMEOUT} s", plain=True
-                )
-            finally:
-                os.kill(process.process.pid, signal.SIGCONT)
-            # The prompt came back, and the next command gets its own reply (not the late one).
-            terminal.wait_for("will be dropped)", plain=True, then="(QMP)")
-            os.kill(process.process.pid, signal.SIGSTOP)
-            try:
-                # Ctrl-C gives up waiting at once, without waiting for the timeout.
-                terminal.type("query-status\n")
-                terminal.wait_for("will be dropped)", plain=True, then="(QMP) query-status\n")
-                interrupt_until_interrupted(terminal)
-            finally:
-                os.kill(process.process.pid, signal.SIGCONT)
-            terminal.wait_for("interrupted", plain=True, then="(QMP)")
-            terminal.type("query-balloon\n")
-            terminal.wait_for('"actual": 134217728', plain=True)
-
-
-def test_a_lost_connection_ends_the_shell_with_status_4(server_target: Target) -> None:
-    for process in monitors(server_target, 1):
-        with pyqmp_shell(process.sockets[0]) as terminal:
-            terminal.wait_for("(QMP)", plain=True)
-            terminal.type("query-sta")  # the prompt is waiting, a line half typed
-            terminal.wait_for("query-sta", plain=True)
-            process.stop()
-            assert terminal.wait_exit() == 4
-            assert "pyqmp shell: connection lost" in terminal.text()
+def test_a_lost_connection_ends_the_shell_with_status_4(running: TargetProcess) -> None:
+    process = running
+    with pyqmp_shell(process.sockets[0]) as terminal:
+        terminal.wait_for("(QMP)", plain=True)
+        terminal.type("query-sta")  # the prompt is waiting, a line half typed
+        terminal.wait_for("query-sta", plain=True)
+        process.stop()
+        assert terminal.wait_exit() == 4
+        assert "pyqmp shell: connection lost" in terminal.text()
 
 
 def test_history_is_kept_across_sessions(running: TargetProcess) -> None:
