@@ -1,4 +1,4 @@
-"""The command line's shape: help, usage errors, and the commands that are not built yet."""
+"""The command line's shape: help and usage errors."""
 
 import json
 import os
@@ -40,19 +40,6 @@ def test_schema_help_lists_every_subcommand() -> None:
     assert result.returncode == 0, result.stderr
     for subcommand in ("check", "introspect", "gen", "doc", "diff"):
         assert subcommand in result.stdout
-
-
-@pytest.mark.parametrize(
-    ("args", "name"),
-    [
-        (["shell", "unix:/tmp/x.sock"], "shell"),
-    ],
-)
-def test_not_built_commands_exit_2(args: list[str], name: str) -> None:
-    result = run_pyqmp(*args)
-    assert result.returncode == 2
-    assert result.stderr == f"pyqmp: '{name}' is not built yet\n"
-    assert result.stdout == ""
 
 
 def test_no_command_is_a_usage_error() -> None:

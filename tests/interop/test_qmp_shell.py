@@ -8,22 +8,18 @@ completion, which qmp-shell fills from query-commands in QMP mode and from HMP's
 from __future__ import annotations
 
 import os
-import pty
-import select
 import shutil
-import signal
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from pty_terminal import Terminal
 from qmp_targets import Target, make_target
 
 TARGET_NAMES = ["qemu", "pyqmp"]
-READ_TIMEOUT_SECONDS = 10.0
 
 
 def qmp_shell_command() -> str:
@@ -32,54 +28,6 @@ def qmp_shell_command() -> str:
     if found is None:
         pytest.fail("qmp-shell (from the qemu.qmp package) is not installed: run ./test.sh")
     return found
-
-
-class Terminal:
-    """A program on a pseudo-terminal: type into it, wait for text on its screen."""
-
-    def __init__(self, argv: list[str]) -> None:
-        self.pid, self.fd = pty.fork()
-        if self.pid == 0:  # the child
-            os.environ["TERM"] = "dumb"
-            os.execv(argv[0], argv)
-        self.screen = b""
-
-    def type(self, text: str) -> None:
-        os.write(self.fd, text.encode())
-
-    def wait_for(self, text: str, timeout: float = READ_TIMEOUT_SECONDS) -> str:
-        deadline = time.monotonic() + timeout
-        wanted = text.encode()
-        while wanted not in self.screen:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"{text!r} never appeared; screen:\n{self.screen[-2000:]!r}")
-            ready, _, _ = select.select([self.fd], [], [], left)
-            if ready:
-                try:
-                    chunk = os.read(self.fd, 65536)
-                except OSError:
-                    chunk = b""
-                if not chunk:
-                    raise AssertionError(
-                        f"{text!r} never appeared; the program ended:\n{self.screen[-2000:]!r}"
-                    )
-                self.screen += chunk
-        return self.screen.decode(errors="replace")
-
-    def close(self) -> None:
-        with suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            pid, _ = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                break
-            time.sleep(0.05)
-        else:
-            os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
-        os.close(self.fd)
 
 
 @pytest.fixture(params=TARGET_NAMES)

@@ -3,8 +3,6 @@
 This module only parses arguments and hands off to the module that implements the chosen command,
 importing it at that moment. It must stay cheap to import — argparse and nothing heavy — because
 the start-up time of ``pyqmp schema check`` is benchmarked against QEMU's schema front end.
-Commands whose parts do not exist yet are listed so that ``--help`` shows the whole contract; they
-report that they are not built and exit 2.
 """
 
 import argparse
@@ -16,18 +14,6 @@ from typing import Protocol
 from pyqmp import __version__
 
 Handler = Callable[[argparse.Namespace], int]
-
-# Exit status of a command that exists in the contract but not yet in the code; the same status
-# argparse uses for a usage error, since from the caller's side the command line was not accepted.
-EXIT_NOT_BUILT = 2
-
-
-def _not_built(command: str) -> Handler:
-    def handler(_args: argparse.Namespace) -> int:
-        print(f"pyqmp: '{command}' is not built yet", file=sys.stderr)
-        return EXIT_NOT_BUILT
-
-    return handler
 
 
 def _schema_check(args: argparse.Namespace) -> int:
@@ -66,25 +52,6 @@ def _guest(args: argparse.Namespace) -> int:
 
     # the guest parses its own options (argparse leaves them as unknown here)
     return guest_main([*args.unknown, *args.rest])
-
-
-def _add_not_built(
-    subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]",
-    name: str,
-    full_name: str,
-    usage: str,
-    summary: str,
-) -> None:
-    # Not-built commands accept any arguments (they are collected as unknown) so that every
-    # invocation from the contract gets the same clear message rather than a usage error.
-    parser = subparsers.add_parser(
-        name,
-        usage=f"pyqmp {full_name} {usage}",
-        help=f"{summary} (not built yet)",
-        description=f"{summary}. Not built yet.",
-        formatter_class=_HelpFormatter,
-    )
-    parser.set_defaults(handler=_not_built(full_name), accepts_any_arguments=True)
 
 
 class _CommandModule(Protocol):
@@ -129,7 +96,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     machine_command.add_arguments(machine)
     machine.set_defaults(handler=machine_command.run)
-    _add_not_built(commands, "shell", "shell", "ADDRESS", "interactive human monitor")
+    from pyqmp.cli import shell_command
+
+    _add_command(
+        commands,
+        shell_command,
+        "shell",
+        "interactive monitor: qmp-shell's command lines, completion, events as they come",
+        "An interactive QMP shell: 'command key=value ...' or a JSON request per line, TAB "
+        "completion from the server's introspection, replies pretty-printed, errors as "
+        "CLASS: desc, events printed as they arrive; -H for the human monitor. Reads and "
+        "runs lines from stdin when it is not a terminal.",
+    )
     client = commands.add_parser(
         "client",
         help="run one QMP command (or wait for one event) and print the result as JSON",
