@@ -201,8 +201,8 @@ def _parse_options(kind: str, items: list[str]) -> ListenerOptions:
         if equals and not value:
             raise OptionError(f"option '{key}' has an empty value")
         values[key] = value if equals else "on"
-    if "nowait" in values:
-        values.setdefault("wait", "off")
+    if "nowait" in values:  # QEMU's flag; with a value, a boolean as any other
+        values.setdefault("wait", "off" if _bool("nowait", values["nowait"]) else "on")
     if not _bool("server", values.get("server", "on")):
         raise OptionError("server=off: the machine's monitors only listen")
     if _bool("wait", values.get("wait", "off")):
