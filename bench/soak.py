@@ -86,6 +86,7 @@ class ProcessSample:
     fds: int
     threads: int
     rss_kib: int
+    peak_rss_kib: int
 
 
 def sample(pid: int) -> ProcessSample:
@@ -95,6 +96,7 @@ def sample(pid: int) -> ProcessSample:
         fds=len(os.listdir(f"/proc/{pid}/fd")),
         threads=int(values["Threads"]),
         rss_kib=int(values["VmRSS"].split()[0]),
+        peak_rss_kib=int(values["VmHWM"].split()[0]),
     )
 
 
@@ -319,9 +321,14 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
             warmup = asyncio.run(soak_polite_once(machine))
             start = sample(machine.pid)
             started = time.monotonic()
-            counts = asyncio.run(soak(machine, options.clients, options.seconds, options.seed))
+            counts = Counts()
+            rounds = []
+            for number in range(options.repeat):
+                seed = options.seed + number * options.clients
+                add(counts, asyncio.run(soak(machine, options.clients, options.seconds, seed)))
+                rounds.append(asdict(settle(machine.pid, start)))
             elapsed = time.monotonic() - started
-            end = settle(machine.pid, start)
+            end = ProcessSample(**rounds[-1])
             alive = machine.process.poll() is None
             log = machine.output()
         finally:
@@ -337,6 +344,7 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
         "machine_alive": alive,
         "start": asdict(start),
         "end": asdict(end),
+        "after_each_round": rounds,
     }
 
 
@@ -344,6 +352,16 @@ async def soak_polite_once(machine: Machine) -> int:
     counts = Counts()
     await polite(machine, counts, random.Random(0))
     return counts.polite_answered
+
+
+def add(total: Counts, more: Counts) -> None:
+    for name, value in asdict(more).items():
+        if isinstance(value, dict):
+            table = getattr(total, name)
+            for key, count in value.items():
+                table[key] = table.get(key, 0) + count
+        else:
+            setattr(total, name, getattr(total, name) + value)
 
 
 def verdict(result: dict[str, Any]) -> list[str]:
@@ -365,7 +383,8 @@ def format_report(result: dict[str, Any]) -> str:
     counts, start, end = result["counts"], result["start"], result["end"]
     behaviours = ", ".join(f"{k} {v}" for k, v in sorted(counts["behaviours"].items()))
     lines = [
-        f"soak: {result['clients']} clients for {result['seconds']} s against "
+        f"soak: {result['clients']} clients for {result['seconds']} s "
+        f"({len(result['after_each_round'])} rounds) against "
         f"pyqmp machine --guest-fault {result['fault']}",
         f"  connections made    {counts['connections']} ({behaviours})",
         f"  refused             {counts['refused']} {counts['refusal_errors'] or ''}"
@@ -376,7 +395,13 @@ def format_report(result: dict[str, Any]) -> str:
         f"  open fds            {start['fds']:<10} {end['fds']}",
         f"  threads             {start['threads']:<10} {end['threads']}",
         f"  RSS KiB             {start['rss_kib']:<10} {end['rss_kib']}",
+        f"  peak RSS KiB        {start['peak_rss_kib']:<10} {end['peak_rss_kib']}",
     ]
+    if len(result["after_each_round"]) > 1:
+        lines.append(
+            "  RSS KiB after each round: "
+            + ", ".join(str(r["rss_kib"]) for r in result["after_each_round"])
+        )
     missed = verdict(result)
     lines.append("  goals: " + ("all met" if not missed else "MISSED: " + "; ".join(missed)))
     return "\n".join(lines)
@@ -388,11 +413,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="how long (60)")
     parser.add_argument("--fault", choices=FAULTS, default="flood", help="the guest's fault")
     parser.add_argument("--ram", default="128M", help="the machine's -m (128M)")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="soak again on the same machine (RSS per round)"
+    )
     parser.add_argument("--seed", type=int, default=1, help="the behaviours' random seed")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     options = parser.parse_args(argv)
-    if options.clients < 1 or not options.seconds > 0:
-        parser.error("--clients and --seconds must be positive")
+    if options.clients < 1 or not options.seconds > 0 or options.repeat < 1:
+        parser.error("--clients, --seconds and --repeat must be positive")
     try:
         result = run(options)
     except SoakError as error:
