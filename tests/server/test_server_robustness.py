@@ -311,3 +311,45 @@ def test_events_of_a_pipelined_burst_come_before_their_replies() -> None:
         assert messages[2] == {"return": {}}
         assert messages[3]["event"] == "STOP"
         assert messages[4] == {"return": {}, "id": 2}
+
+
+def test_small_requests_with_large_replies_do_not_make_the_server_buffer() -> None:
+    """One read can hold thousands of short requests whose replies are large (33 bytes in,
+    10 KB of query-qmp-schema out): the monitor answers them only while the client's unread
+    replies are under the high-water mark, holding the rest until it reads.  Eight clients
+    that never read cost the machine a few MB, not hundreds; and once one reads, every
+    request it sent is answered, in order."""
+    with machine() as vm:
+        before = (
+            int(
+                next(
+                    line.split()[1]
+                    for line in Path(f"/proc/{vm.process.pid}/status").read_text().splitlines()
+                    if line.startswith("VmRSS:")
+                )
+            )
+            * 1024
+        )
+        hogs = [vm.connect(0) for _ in range(8)]
+        count = 3000
+        requests = b"".join(
+            b'{"execute": "query-qmp-schema", "id": %d}\n' % number for number in range(count)
+        )
+        for hog in hogs:
+            hog.sock.setblocking(False)
+            sent = 0
+            deadline = time.monotonic() + 20
+            while sent < len(requests) and time.monotonic() < deadline:
+                try:
+                    sent += hog.sock.send(requests[sent:])
+                except BlockingIOError:
+                    time.sleep(0.01)  # the server reads on as the hog's replies allow
+            assert sent == len(requests), "the server stopped reading a client's requests"
+            hog.sock.settimeout(READ_TIMEOUT)
+        other = vm.connect(1)
+        assert_answers(other)
+        assert vm.peak_rss() - before < (64 << 20), (before, vm.peak_rss())
+        reader = hogs[0]
+        numbers = [reader.reply().get("id") for _ in range(count)]
+        assert numbers == list(range(count))
+        assert_answers(reader)

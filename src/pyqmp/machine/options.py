@@ -19,7 +19,7 @@ from ..server.access import AccessError, AccessPolicy, PeerRule, check_pattern
 from ..server.runtime import ListenerOptions
 from ..server.tls import TLSCredentials
 
-_SIZE_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([bBkKmMgGtTpPeE]?)")
+_SIZE_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([bBkKmMgGtTpPeE]?)", re.ASCII)
 _SUFFIX_SHIFT = {"b": 0, "k": 10, "m": 20, "g": 30, "t": 40, "p": 50, "e": 60}
 
 
@@ -52,7 +52,8 @@ class MonitorAddress(NamedTuple):
     options: ListenerOptions = ListenerOptions()
 
     def __str__(self) -> str:
-        where = f"unix:{self.path}" if self.kind == "unix" else f"tcp:{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        where = f"unix:{self.path}" if self.kind == "unix" else f"tcp:{host}:{self.port}"
         extra = []
         if self.options.tls is not None:
             extra.append("tls")
@@ -79,6 +80,11 @@ def split_options(text: str) -> list[str]:
     return items
 
 
+def _is_number(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also takes superscripts, which int() refuses."""
+    return text.isascii() and text.isdigit()
+
+
 _ON = ("on", "yes", "true")
 _OFF = ("off", "no", "false")
 
@@ -94,7 +100,7 @@ def _bool(key: str, value: str) -> bool:
 def _ids(key: str, value: str, lookup: Callable[[str], int]) -> frozenset[int]:
     ids = set()
     for item in value.split(":"):
-        if item.isdigit() and int(item) < 2**32 - 1:
+        if _is_number(item) and int(item) < 2**32 - 1:
             ids.add(int(item))
             continue
         try:
@@ -179,7 +185,7 @@ def _parse_place(kind: str, rest: str) -> MonitorAddress:
             valid_host = re.fullmatch(r"[0-9A-Fa-f:.]+", host) is not None
         else:
             valid_host = re.fullmatch(r"[A-Za-z0-9.-]*", host) is not None
-        if valid_host and port.isdigit() and 0 <= int(port) < 65536:
+        if valid_host and _is_number(port) and 0 <= int(port) < 65536:
             return MonitorAddress("tcp", host=host or "127.0.0.1", port=int(port))
     raise OptionError("expected unix:PATH or tcp:HOST:PORT before the first comma")
 
@@ -201,8 +207,8 @@ def _parse_options(kind: str, items: list[str]) -> ListenerOptions:
         if equals and not value:
             raise OptionError(f"option '{key}' has an empty value")
         values[key] = value if equals else "on"
-    if "nowait" in values:
-        values.setdefault("wait", "off")
+    if "nowait" in values:  # QEMU's flag; with a value, a boolean as any other
+        values.setdefault("wait", "off" if _bool("nowait", values["nowait"]) else "on")
     if not _bool("server", values.get("server", "on")):
         raise OptionError("server=off: the machine's monitors only listen")
     if _bool("wait", values.get("wait", "off")):
@@ -246,7 +252,7 @@ def parse_count(option: str, text: str) -> int:
 
 
 def _int(text: str) -> int:
-    if not text.isdigit():
+    if not _is_number(text):
         raise ValueError(text)
     return int(text)
 

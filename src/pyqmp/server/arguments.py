@@ -4,7 +4,7 @@
 generated from the schema and builds the structs.  What it reports is translated
 into the message QEMU's input visitor gives for the same mistake — "Parameter
 'value' is missing", "Invalid parameter type for 'value', expected: integer",
-"Parameter 'foo' is unexpected", "Parameter 'x' expects uint8" — naming the member by
+"Parameter 'foo' is unexpected", "Parameter 'x' expects uint8_t" — naming the member by
 its path (``devices[1].id``), because clients and people match on these.
 """
 
@@ -40,7 +40,13 @@ _JSON_NAMES = {
     "array": "array",
     "null": "null",
 }
-_SIZED_INTS = frozenset(("int8", "int16", "int32", "uint8", "uint16", "uint32", "uint64", "size"))
+# QEMU's visitors check a sized integer in two steps, each with its own message: first as
+# a 64-bit number (a wrong JSON type, a fraction: "expected: integer" for the signed ones,
+# "expects uint64" for the unsigned ones and size), then against the C type's range
+# ("expects int32_t", naming the member alone, not its path: QEMU's visit_type_intN).
+_SIGNED_C_TYPES = {"int8": "int8_t", "int16": "int16_t", "int32": "int32_t"}
+_UNSIGNED_C_TYPES = {"uint8": "uint8_t", "uint16": "uint16_t", "uint32": "uint32_t"}
+_UNSIGNED_64 = frozenset(("uint64", "size"))
 
 
 def decode_arguments(
@@ -66,13 +72,24 @@ def _qemu_message(schema: model.Schema, arg_type: str | None, message: str) -> s
     if match := _ENUM_RE.match(text):
         return parameter_value_refused(path, match.group(1))
     qapi_type = _type_at(schema, arg_type, path)
-    if qapi_type in _SIZED_INTS:
-        return parameter_out_of_range(path, qapi_type)
+    wrong_type = ", got `" in text  # msgspec's type error; a range error says the bound
+    if qapi_type in _SIGNED_C_TYPES and not wrong_type:
+        return parameter_out_of_range(_own_name(path), _SIGNED_C_TYPES[qapi_type])
+    if qapi_type in _UNSIGNED_C_TYPES and not wrong_type:
+        return parameter_out_of_range(_own_name(path), _UNSIGNED_C_TYPES[qapi_type])
+    if qapi_type in _UNSIGNED_64 or qapi_type in _UNSIGNED_C_TYPES:
+        return parameter_out_of_range(path, "uint64")
     match = _EXPECTED_RE.match(text)
     expected = _JSON_NAMES.get(match.group(1), match.group(1)) if match else "value"
     if expected == "object" and qapi_type is not None:
         expected = _expected_for(schema, qapi_type)
     return parameter_type_invalid(path, expected)
+
+
+def _own_name(path: str) -> str:
+    """The member's own name, as QEMU's range check names it ("null" in a list)."""
+    last = path.rpartition(".")[2]
+    return "null" if last.endswith("]") else last
 
 
 def _join(path: str, name: str) -> str:

@@ -5,12 +5,13 @@ a few function calls, no task switches).  Bytes go to the sans-IO engine
 (:mod:`pyqmp.protocol`); each complete request is dispatched at once, in order, and
 the reply is written.  Commands never wait (that is the point of the machine), so
 in-band commands need no queue of their own: when the client stops reading and the
-transport's buffer passes its high-water mark, the monitor stops reading requests
-(QEMU stops reading when its queue is full) — nothing the client sends can make the
-server buffer without bound.  Events are different, since the client does not ask
-for them: they go through the engine, which alone decides whether the client may be
-sent one now, and past ``EVENT_BACKLOG_LIMIT`` bytes unread a monitor's events are
-dropped, and counted (``dropped_events``).
+transport's buffer passes its high-water mark, the monitor stops answering (the
+requests already read wait in the engine) and stops reading (QEMU stops reading when
+its queue is full) — nothing the client sends, not even one read of small requests
+with large replies, can make the server buffer more than about the mark.  Events are
+different, since the client does not ask for them: they go through the engine, which
+alone decides whether the client may be sent one now, and past ``EVENT_BACKLOG_LIMIT``
+bytes unread a monitor's events are dropped, and counted (``dropped_events``).
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class Monitor(asyncio.Protocol):
         self.dropped_events = 0
         self._reading_paused = False
         self._writing_paused = False
+        self._held_requests = False  # received, not yet answered: the client is behind
         self._out: list[bytes] | None = None
 
     # -- asyncio callbacks -------------------------------------------------------------
@@ -85,30 +87,61 @@ class Monitor(asyncio.Protocol):
         transport.write(self.engine.greeting())
 
     def data_received(self, data: bytes) -> None:
+        self.engine.receive_data(data)
+        self._answer()
+
+    def _answer(self) -> None:
+        """Answer the requests received, until they are done or the replies waiting for the
+        client pass the high-water mark: the rest wait in the engine (at most one read's
+        worth) until the client has read, so that one read of small requests with large
+        replies cannot make the server buffer without bound."""
         engine = self.engine
-        engine.receive_data(data)
+        transport = self.transport
+        room = WRITE_HIGH_WATER - (transport.get_write_buffer_size() if transport else 0)
         # Replies are gathered and written once per read (one syscall for a pipelined
         # burst); events this monitor's own commands raise join the same list, so that
         # they precede the reply, as QEMU orders them.
         out: list[bytes] = []
+        size = 0
         self._out = out
+        self._held_requests = False
         try:
             while True:
+                if size > room:
+                    self._held_requests = True  # answered on resume_writing
+                    break
                 event = engine.next_event()
                 pending = engine.data_to_send()
                 if pending:
                     out.append(pending)
+                    size += len(pending)
                 if not self.negotiated and engine.negotiated:
                     self.negotiated = True
                     self._on_negotiated(self)
                 if not isinstance(event, protocol.CommandRequest):
                     break  # NEED_DATA (or PAUSED: never, every request is answered at once)
-                out.append(self._run(event))
+                reply = self._run(event)
+                out.append(reply)
+                size += len(reply)
         finally:
             self._out = None
-        transport = self.transport
         if out and transport is not None:
             transport.write(b"".join(out) if len(out) > 1 else out[0])
+        if self._held_requests and not self._writing_paused and transport is not None:
+            # The socket took it all without a pause (so no resume_writing will come):
+            # answer the rest on the next turn of the loop, reading nothing new meanwhile.
+            if not self._reading_paused:
+                self._reading_paused = True
+                transport.pause_reading()
+            asyncio.get_running_loop().call_soon(self._answer_held)
+
+    def _answer_held(self) -> None:
+        if self.transport is None or self._writing_paused or not self._held_requests:
+            return
+        self._answer()
+        if not self._held_requests and self._reading_paused and not self._writing_paused:
+            self._reading_paused = False
+            self.transport.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -123,6 +156,10 @@ class Monitor(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._writing_paused = False
+        if self._held_requests:
+            self._answer()  # the requests held back first, in order
+            if self._held_requests or self._writing_paused:
+                return  # still over the mark: reading resumes on a later resume_writing
         if self.transport is not None and self._reading_paused:
             self._reading_paused = False
             self.transport.resume_reading()
