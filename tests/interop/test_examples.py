@@ -9,8 +9,9 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
-from qmp_targets import make_target
+from qmp_targets import Target, TargetProcess
 
 from pyqmp.client import ExecuteError, QMPClient
 
@@ -62,22 +63,46 @@ def test_serve_counter() -> None:
             server.wait(timeout=DEADLINE)
 
 
-def test_drive_qemu(qemu_binary: Path) -> None:
+def test_drive_qemu(server_target: Target) -> None:
+    """drive_qemu.py binds and drives QEMU 7.2 and `pyqmp machine` alike."""
     with (
         tempfile.TemporaryDirectory(prefix="pyqmp-example-") as directory,
-        make_target("qemu", str(qemu_binary)).start([os.path.join(directory, "qmp.sock")]) as vm,
+        server_target.start([os.path.join(directory, "qmp.sock")]) as vm,
     ):
         address = vm.sockets[0]
         pyqmp("schema", "gen", "python", "--from", address, "-o", directory, "--package",
               "qemu_api")  # fmt: skip
-        done = subprocess.run(
-            [sys.executable, str(EXAMPLES / "drive_qemu.py"), address],
-            env=with_path(directory), capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr
+        done = run_example("drive_qemu.py", address, env=with_path(directory))
         assert done.stdout.splitlines()[:4] == [
             "status: prelaunch running: False",
             "balloon: 128 MiB",
             "refused: GenericError Parameter 'target' expects a size",
             "event: RESUME",
         ]
+
+
+def run_example(script: str, *args: str, env: dict[str, str] | None = None) -> Any:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / script), *args],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_events(running: TargetProcess) -> None:
+    lines = run_example("events.py", running.sockets[0]).stdout.splitlines()
+    assert lines[0].split() == ["RESUME", "STOP"] * 10
+    assert lines[1:] == [
+        "unread: 4 held, 16 dropped",
+        "waited for: RESUME",
+        "no SHUTDOWN within 0.5 s",
+    ]
+
+
+def test_timeouts() -> None:
+    """timeouts.py starts, freezes and kills its own `pyqmp machine`."""
+    lines = run_example("timeouts.py").stdout.splitlines()
+    assert len(lines) == 3, lines
+    assert lines[0].startswith("frozen: ") and "no reply to 'query-status' within 1 s" in lines[0]
+    assert lines[1:] == ["thawed: prelaunch", "killed: ConnectionLost"]
