@@ -6,9 +6,11 @@ refuse: :class:`ArgumentCheck` holds the schema rebuilt from the server's
 for the first problem :func:`~pyqmp.schema.argument_walk.first_problem` finds (missing,
 unexpected, wrong JSON type, an enum value the type lacks), worded as QEMU words it with
 the texts of :mod:`pyqmp.protocol.errors`, which the server uses too.  What introspection
-cannot tell is left to the server: an alternate's branches, an integer's range — and,
-since introspection calls every integer type ``int``, a wrong JSON type given to a sized
-integer is worded as for ``int`` ("expected: integer"), where QEMU names the size.
+cannot tell is left to the server: an alternate's branches, an integer's range.  One text
+differs: introspection calls every integer type ``int``, so a wrong JSON type given to an
+unsigned member (``uint8`` ... ``uint64``, ``size``) is refused, as QEMU refuses it, but
+worded as for ``int`` ("Invalid parameter type for 'x', expected: integer") where QEMU 7.2
+says "Parameter 'x' expects uint64" (seen with ``migrate-set-parameters``).
 """
 
 from __future__ import annotations
