@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fake_qmp_server import FakeConnection, FakeServer
 
-from pyqmp.client import ConnectError, IntrospectionError, QMPClient
+from pyqmp.client import ArgumentError, ConnectError, IntrospectionError, QMPClient, Reconnect
 
 DEADLINE = 20.0
 MALFORMED = [
@@ -66,3 +66,45 @@ async def generator_refuses() -> tuple[int, str]:
 def test_gen_from_refuses_a_malformed_schema() -> None:
     returncode, stderr = asyncio.run(generator_refuses())
     assert (returncode, stderr) == (1, f"pyqmp: {WHY}\n")
+
+
+def schema_of(*commands: str) -> list[dict[str, Any]]:
+    return [
+        *({"name": name, "meta-type": "command", "arg-type": "0", "ret-type": "0"}
+          for name in commands),
+        {"name": "0", "meta-type": "object", "members": []},
+    ]  # fmt: skip
+
+
+async def reloaded_after_reconnect() -> None:
+    commands = ["query-a"]
+
+    async def handler(server: FakeServer, conn: FakeConnection, request: dict[str, Any]) -> None:
+        if request["execute"] == "query-qmp-schema":
+            conn.reply(request, schema_of(*commands))
+        else:
+            conn.reply(request, {})
+
+    async with FakeServer(handler) as server:
+        policy = Reconnect(initial_delay=0.01, max_delay=0.1)
+        async with QMPClient("reloads", reconnect=policy, check_arguments=True) as qmp:
+            await qmp.connect(server.path, timeout=DEADLINE)
+            with pytest.raises(ArgumentError) as refused:
+                await qmp.execute("query-b")
+            assert refused.value.error_class == "CommandNotFound"
+            assert refused.value.desc == "The command query-b has not been found"
+
+            commands.append("query-b")  # the server is replaced by a newer one
+            server.connections[-1].hang_up()
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + DEADLINE
+            while qmp.reconnects == 0 or "query-b" not in (
+                qmp.argument_check.schema.commands if qmp.argument_check else {}
+            ):
+                assert loop.time() < deadline, "the schema was not read again"
+                await asyncio.sleep(0.01)
+            assert await qmp.execute("query-b") == {}
+
+
+def test_the_schema_is_read_again_after_reconnecting() -> None:
+    asyncio.run(reloaded_after_reconnect())

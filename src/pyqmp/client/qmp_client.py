@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 #: The timeout of connect() when none is given: connecting never waits forever.
 DEFAULT_CONNECT_TIMEOUT: Final = 30.0
+_SCHEMA_COMMAND: Final = "query-qmp-schema"
 
 
 class Runstate(enum.Enum):
@@ -229,7 +230,7 @@ class QMPClient:
         one, a wrong JSON type: :class:`ArgumentError` with the server's wording, and
         nothing sent).  Returns the schema; :class:`IntrospectionError` if the answer is
         malformed."""
-        answer = await self.execute("query-qmp-schema", timeout=timeout)
+        answer = await self.execute(_SCHEMA_COMMAND, timeout=timeout)
         where = f"query-qmp-schema of {self._address}"
         schema = schema_from_introspection(answer, where)
         self.argument_check = ArgumentCheck(schema)
@@ -358,8 +359,9 @@ class QMPClient:
         transport = self._transport
         if engine is None or transport is None or self._runstate is not Runstate.RUNNING:
             raise self._not_connected()
-        if self.argument_check is not None:
-            self.argument_check.check(name, arguments)
+        check = self.argument_check
+        if check is not None and name != _SCHEMA_COMMAND:  # (load_schema's own call)
+            check.check(name, arguments)
         try:
             request_id, data = engine.send_command(name, arguments, oob=oob)
         except protocol.LocalProtocolError as error:
