@@ -369,10 +369,16 @@ class QMPClient:
             raise ExecuteError(name, generic, f"not sent: {error}") from None
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._pending[request_id] = (name, future)
+        pending = self._pending
+        idle = not pending
+        pending[request_id] = (name, future)
         out = self._out
         if out:
             out.append(data)
+        elif idle:
+            # Nothing in flight: a lone call (the sequential case) goes out now, a turn of
+            # the loop sooner; calls made beside it in this turn are batched behind it.
+            transport.write(data)
         else:
             self._out = [data]
             loop.call_soon(self._flush)
