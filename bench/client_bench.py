@@ -221,6 +221,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--socket", help=argparse.SUPPRESS)
     parser.add_argument("--flood-socket", help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
+    unknown = [workload for workload in options.only if workload not in WORKLOADS]
+    if unknown:
+        parser.error(f"--only: unknown workload {unknown[0]!r}; expected some of {WORKLOADS}")
+    if options.rounds < 1 or options.seconds <= 0:
+        parser.error("--rounds must be at least 1 and --seconds positive")
     if options.worker:
         return run_worker(options)
     loops = ["asyncio", "uvloop"] if options.loop == "both" else [options.loop]

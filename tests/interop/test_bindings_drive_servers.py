@@ -20,12 +20,16 @@ from pyqmp.machine import machine_qapi
 DEADLINE = 20.0
 
 
-async def drive(api_module: Any, path: str) -> None:
+async def drive(
+    api_module: Any, path: str, status_info: str = "StatusInfo", balloon_info: str = "BalloonInfo"
+) -> None:
+    """Drive the server at ``path`` with ``api_module``'s Client; the result types are named
+    ``status_info`` and ``balloon_info`` there (bindings from a live QEMU name them apart)."""
     async with QMPClient("bindings", timeout=DEADLINE) as qmp:
         await qmp.connect(path, timeout=DEADLINE)
         api = api_module.Client(qmp)
         status = await api.query_status()
-        assert isinstance(status, api_module.StatusInfo)
+        assert isinstance(status, getattr(api_module, status_info))
         assert (status.status, status.running) == ("prelaunch", False)
 
         with qmp.events("RESUME", "STOP") as stream:
@@ -40,7 +44,8 @@ async def drive(api_module: Any, path: str) -> None:
         assert (await api.query_status()).status == "paused"
 
         balloon = await api.query_balloon()
-        assert isinstance(balloon, api_module.BalloonInfo) and balloon.actual == 128 << 20
+        assert isinstance(balloon, getattr(api_module, balloon_info))
+        assert balloon.actual == 128 << 20
         await api.qom_set(path=BALLOON_PATH, property="guest-stats-polling-interval", value=2)
         assert await api.qom_get(path=BALLOON_PATH, property="guest-stats-polling-interval") == 2
 

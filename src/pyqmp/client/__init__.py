@@ -17,7 +17,9 @@
 """
 
 from ..protocol import Event
+from ..schema.from_introspection import IntrospectionError
 from .address import Address, AddressError, parse_address
+from .argument_check import ArgumentCheck
 from .errors import (
     ArgumentError,
     CommandTimeout,
@@ -33,6 +35,7 @@ from .qmp_client import QMPClient, Reconnect, Runstate
 __all__ = [
     "Address",
     "AddressError",
+    "ArgumentCheck",
     "ArgumentError",
     "CommandTimeout",
     "ConnectError",
@@ -40,6 +43,7 @@ __all__ = [
     "Event",
     "EventStream",
     "ExecuteError",
+    "IntrospectionError",
     "QMPClient",
     "QMPClientError",
     "Reconnect",

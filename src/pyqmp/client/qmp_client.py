@@ -27,12 +27,16 @@ from typing import Any, Final, NamedTuple
 
 from .. import protocol
 from ..protocol import ClientConnection, Event, Limits
+from ..schema import model
+from ..schema.from_introspection import IntrospectionError, schema_from_introspection
 from .address import Address, AddressLike, parse_address
+from .argument_check import ArgumentCheck
 from .errors import (
     CommandTimeout,
     ConnectError,
     ConnectionLost,
     ExecuteError,
+    QMPClientError,
     ServerProtocolError,
 )
 from .events import DEFAULT_MAXSIZE, EventMatch, EventStream, matches
@@ -41,6 +45,7 @@ log = logging.getLogger(__name__)
 
 #: The timeout of connect() when none is given: connecting never waits forever.
 DEFAULT_CONNECT_TIMEOUT: Final = 30.0
+_SCHEMA_COMMAND: Final = "query-qmp-schema"
 
 
 class Runstate(enum.Enum):
@@ -115,6 +120,8 @@ class QMPClient:
     connection lives).  ``reconnect`` re-establishes a lost connection in the
     background.  ``enable_oob`` asks for out-of-band execution when the server offers
     it.  ``limits`` bound the server's messages (QEMU's own limits by default).
+    ``check_arguments`` reads the server's schema at every connection
+    (:meth:`load_schema`) and checks every call's arguments against it before sending.
     """
 
     def __init__(
@@ -125,8 +132,12 @@ class QMPClient:
         reconnect: Reconnect | None = None,
         enable_oob: bool = False,
         limits: Limits = protocol.DEFAULT_LIMITS,
+        check_arguments: bool = False,
     ) -> None:
         self.name = name
+        self.check_arguments = check_arguments
+        #: The checks of :meth:`load_schema`, once loaded (None: arguments go unchecked).
+        self.argument_check: ArgumentCheck | None = None
         self.default_timeout = timeout
         self.reconnect_policy = reconnect
         self.enable_oob = enable_oob
@@ -204,6 +215,26 @@ class QMPClient:
             self._runstate = Runstate.IDLE
             raise
         self._runstate = Runstate.RUNNING
+        if self.check_arguments:
+            try:
+                await self.load_schema(timeout=self._connect_timeout)
+            except BaseException as error:
+                await self.disconnect()
+                if isinstance(error, QMPClientError | IntrospectionError):
+                    raise ConnectError(f"{self._where()}: reading the schema: {error}") from error
+                raise
+
+    async def load_schema(self, *, timeout: float | None = None) -> model.Schema:
+        """Read the server's ``query-qmp-schema`` and, from now on, check every call's
+        arguments against it before sending (an unknown command or argument, a missing
+        one, a wrong JSON type: :class:`ArgumentError` with the server's wording, and
+        nothing sent).  Returns the schema; :class:`IntrospectionError` if the answer is
+        malformed."""
+        answer = await self.execute(_SCHEMA_COMMAND, timeout=timeout)
+        where = f"query-qmp-schema of {self._address}"
+        schema = schema_from_introspection(answer, where)
+        self.argument_check = ArgumentCheck(schema)
+        return schema
 
     async def _establish(self, timeout: float | None) -> None:
         """Open, greet and negotiate; on failure leave nothing open."""
@@ -328,6 +359,9 @@ class QMPClient:
         transport = self._transport
         if engine is None or transport is None or self._runstate is not Runstate.RUNNING:
             raise self._not_connected()
+        check = self.argument_check
+        if check is not None and name != _SCHEMA_COMMAND:  # (load_schema's own call)
+            check.check(name, arguments)
         try:
             request_id, data = engine.send_command(name, arguments, oob=oob)
         except protocol.LocalProtocolError as error:
@@ -335,10 +369,16 @@ class QMPClient:
             raise ExecuteError(name, generic, f"not sent: {error}") from None
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._pending[request_id] = (name, future)
+        pending = self._pending
+        idle = not pending
+        pending[request_id] = (name, future)
         out = self._out
         if out:
             out.append(data)
+        elif idle:
+            # Nothing in flight: a lone call (the sequential case) goes out now, a turn of
+            # the loop sooner; calls made beside it in this turn are batched behind it.
+            transport.write(data)
         else:
             self._out = [data]
             loop.call_soon(self._flush)
@@ -505,6 +545,11 @@ class QMPClient:
             self._runstate = Runstate.RUNNING
             self._reconnect_task = None
             log.info("%s: reconnected after %d attempt(s)", self._where(), attempt)
+            if self.check_arguments:
+                try:  # the server may have been replaced by another version
+                    await self.load_schema(timeout=self._connect_timeout)
+                except (QMPClientError, IntrospectionError) as error:
+                    log.warning("%s: kept the old schema: %s", self._where(), error)
             return
         lost = self._lost or ConnectionLost(f"{self._where()}: connection lost")
         self._lost = ConnectionLost(f"{lost}; gave up reconnecting after {attempt} attempts")

@@ -69,6 +69,19 @@ def parameter_out_of_range(path: str, what: str) -> str:
     return f"Parameter '{path}' expects {what}"
 
 
+def argument_problem(kind: str, path: str, detail: str) -> str:
+    """The text of an argument problem found by :mod:`pyqmp.schema.argument_walk`:
+    ``kind`` missing, unexpected, value (``detail``: the value) or type (``detail``: the
+    JSON type expected)."""
+    if kind == "missing":
+        return parameter_missing(path)
+    if kind == "unexpected":
+        return parameter_unexpected(path)
+    if kind == "value":
+        return parameter_value_refused(path, detail)
+    return parameter_type_invalid(path, detail)
+
+
 def disabled_by_policy(adjective: str, kind: str, name: str) -> str:
     """A deprecated or unstable interface refused by the compat policy (qapi-util.c):
     ``adjective`` is Deprecated or Unstable, ``kind`` command, parameter or value."""

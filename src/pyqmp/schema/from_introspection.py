@@ -16,7 +16,7 @@ absent from the result.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from . import model
@@ -63,7 +63,11 @@ def _list(entry: Mapping[str, Any], key: str, where: str) -> list[Any]:
 
 
 class _Rebuilder:
-    def __init__(self, entries: Iterable[Any]) -> None:
+    def __init__(self, entries: Any) -> None:
+        if not isinstance(entries, list):
+            raise IntrospectionError(
+                f"the answer must be a list of entries, got {type(entries).__name__}"
+            )
         self.entries: dict[str, dict[str, Any]] = {}
         self.commands: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
@@ -249,7 +253,7 @@ class _Rebuilder:
         return model.Schema(source, dict(self.types), commands, events, (module,), ())
 
 
-def schema_from_introspection(entries: Iterable[Any], source: str) -> model.Schema:
+def schema_from_introspection(entries: Any, source: str) -> model.Schema:
     """The schema a ``query-qmp-schema`` answer describes (``source`` names where it came
     from, for the generated code and errors)."""
     return _Rebuilder(entries).schema(source)

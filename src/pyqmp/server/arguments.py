@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 
 from ..protocol.errors import (
+    argument_problem,
     parameter_missing,
     parameter_out_of_range,
     parameter_type_invalid,
@@ -23,6 +24,7 @@ from ..protocol.errors import (
     parameter_value_refused,
 )
 from ..schema import model
+from ..schema.argument_walk import first_problem
 from .errors import CommandError
 
 _AT_RE = re.compile(r" - at `\$(.*)`$")
@@ -56,6 +58,12 @@ def decode_arguments(
     try:
         return msgspec.convert(arguments, target)
     except msgspec.ValidationError as error:
+        # msgspec meets problems in the order of the arguments given; QEMU reports the
+        # first in the schema's order (members, then the unexpected), so ask the walk
+        problem = first_problem(schema, arg_type, arguments)
+        if problem is not None and problem.type_name not in _SIZED_INTS:
+            text = argument_problem(problem.kind, problem.path, problem.detail)
+            raise CommandError(text) from None
         raise CommandError(_qemu_message(schema, arg_type, str(error))) from None
 
 
