@@ -49,6 +49,9 @@ _JSON_NAMES = {
 _SIGNED_C_TYPES = {"int8": "int8_t", "int16": "int16_t", "int32": "int32_t"}
 _UNSIGNED_C_TYPES = {"uint8": "uint8_t", "uint16": "uint16_t", "uint32": "uint32_t"}
 _UNSIGNED_64 = frozenset(("uint64", "size"))
+# the walk of the client's local checks names them by their JSON type only (introspection
+# says "int" for all of them): their messages come from msgspec's finding instead
+_SIZED_INTS = frozenset((*_SIGNED_C_TYPES, *_UNSIGNED_C_TYPES, *_UNSIGNED_64))
 
 
 def decode_arguments(
