@@ -22,7 +22,8 @@ refused (ECONNREFUSED, or EAGAIN from a full unix backlog) is counted, and tried
 Reported: connections made and refused (the goal: none refused), polite queries answered of
 those sent (the goal: all), and the machine's open file descriptors, threads and RSS from
 /proc/PID at the start (after one polite client) and at the end (once every client has
-gone, waiting up to 15 s for the fds to come back).  Exit 0 when nothing was refused, every
+gone, waiting up to 15 s for the fds to come back, then 1 s for freed memory to be
+given back).  Exit 0 when nothing was refused, every
 polite query was answered and the fds came back; 1 otherwise; 2 if the machine would not
 start.  A benchmark, not a test: ``tests/bench/test_soak_bench.py`` runs it for a few
 seconds so that it cannot rot.
@@ -51,6 +52,8 @@ from typing import Any
 STARTUP_TIMEOUT = 30.0
 READ_TIMEOUT = 10.0
 SETTLE_TIMEOUT = 15.0
+# After the fds are back, how long before the end sample (the machine's heap trim).
+RELEASE_DELAY = 1.0
 EXIT_TIMEOUT = 10.0
 BALLOON = "/machine/peripheral/balloon0"
 BEHAVIOURS = ("polite", "garbage", "half", "mute", "never_reading", "reset")
@@ -311,7 +314,10 @@ def settle(pid: int, start: ProcessSample) -> ProcessSample:
     while end.fds > start.fds and time.monotonic() < deadline:
         time.sleep(0.1)
         end = sample(pid)
-    return end
+    # The machine gives freed memory back to the system within half a second of the
+    # clients leaving (server/heap.py): the RSS is sampled once that is past.
+    time.sleep(RELEASE_DELAY)
+    return sample(pid)
 
 
 def run(options: argparse.Namespace) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, cast
 
 from .. import protocol
+from . import heap
 from .errors import GENERIC_ERROR, CommandError
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,10 @@ log = logging.getLogger(__name__)
 EVENT_BACKLOG_LIMIT = 4 << 20
 # The transport stops taking requests past this many unread reply bytes.
 WRITE_HIGH_WATER = 1 << 20
+# Bytes read but not yet parsed go to the engine this many at a time, as it runs out of
+# requests: a read of thousands of pipelined requests stays one bytes object until the
+# client's replies make room, rather than thousands of parsed requests held in memory.
+FEED_CHUNK = 8 << 10
 
 
 class Commands(Protocol):
@@ -74,6 +79,9 @@ class Monitor(asyncio.Protocol):
         self._writing_paused = False
         self._held_requests = False  # received, not yet answered: the client is behind
         self._out: list[bytes] | None = None
+        self._unfed = b""  # read, not yet given to the engine: from _unfed_at on
+        self._unfed_at = 0
+        self._backlogged = False  # the client once left a high-water mark of replies unread
 
     # -- asyncio callbacks -------------------------------------------------------------
 
@@ -87,8 +95,29 @@ class Monitor(asyncio.Protocol):
         transport.write(self.engine.greeting())
 
     def data_received(self, data: bytes) -> None:
-        self.engine.receive_data(data)
+        if self._unfed_at < len(self._unfed):  # (reading is paused meanwhile: not expected)
+            data = self._unfed[self._unfed_at :] + data
+        self._unfed = data
+        self._unfed_at = 0
+        self._feed()
         self._answer()
+
+    def _feed(self) -> bool:
+        """Give the engine the next chunk of the bytes read; False if there is none."""
+        unfed = self._unfed
+        start = self._unfed_at
+        if start >= len(unfed):
+            return False
+        if start == 0 and len(unfed) <= FEED_CHUNK:
+            chunk = unfed
+        else:
+            chunk = unfed[start : start + FEED_CHUNK]
+        self._unfed_at = start + len(chunk)
+        if self._unfed_at >= len(unfed):
+            self._unfed = b""  # all given: the read's buffer is freed
+            self._unfed_at = 0
+        self.engine.receive_data(chunk)
+        return True
 
     def _answer(self) -> None:
         """Answer the requests received, until they are done or the replies waiting for the
@@ -109,6 +138,7 @@ class Monitor(asyncio.Protocol):
             while True:
                 if size > room:
                     self._held_requests = True  # answered on resume_writing
+                    self._backlogged = True
                     break
                 event = engine.next_event()
                 pending = engine.data_to_send()
@@ -119,6 +149,8 @@ class Monitor(asyncio.Protocol):
                     self.negotiated = True
                     self._on_negotiated(self)
                 if not isinstance(event, protocol.CommandRequest):
+                    if event is protocol.NEED_DATA and self._feed():
+                        continue  # the next chunk of what was read
                     break  # NEED_DATA (or PAUSED: never, every request is answered at once)
                 reply = self._run(event)
                 out.append(reply)
@@ -145,11 +177,18 @@ class Monitor(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+        self._unfed = b""
+        self._unfed_at = 0
+        if self._backlogged:
+            # Its replies, up to the high-water mark, were freed into the C heap, where
+            # they stay, in pieces, unless it is trimmed.
+            heap.release_soon()
         self._on_closed(self)
 
     def pause_writing(self) -> None:
         # The client is not reading its replies: stop reading its requests.
         self._writing_paused = True
+        self._backlogged = True
         if self.transport is not None and not self._reading_paused:
             self._reading_paused = True
             self.transport.pause_reading()
