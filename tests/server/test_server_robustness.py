@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -89,11 +89,17 @@ class Machine:
         return client
 
     def peak_rss(self) -> int:
+        return self._status_bytes("VmHWM:")
+
+    def rss(self) -> int:
+        return self._status_bytes("VmRSS:")
+
+    def _status_bytes(self, key: str) -> int:
         status = Path(f"/proc/{self.process.pid}/status").read_text()
         for line in status.splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(key):
                 return int(line.split()[1]) * 1024
-        raise AssertionError("no VmHWM in /proc status")
+        raise AssertionError(f"no {key} in /proc status")
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -353,3 +359,31 @@ def test_small_requests_with_large_replies_do_not_make_the_server_buffer() -> No
         numbers = [reader.reply().get("id") for _ in range(count)]
         assert numbers == list(range(count))
         assert_answers(reader)
+
+
+def test_memory_of_clients_that_never_read_is_given_back_when_they_go() -> None:
+    """Clients that never read leave their monitors a high-water mark of replies each; when
+    they go, those are freed, and the machine gives the memory back to the system (glibc
+    keeps freed memory resident unless its heap is trimmed): the RSS comes back near its
+    value before them, not to their peak."""
+    with machine() as vm:
+        assert_answers(vm.connect(1))
+        before = vm.rss()
+        requests = b"".join(
+            b'{"execute": "query-qmp-schema", "id": %d}\n' % number for number in range(3000)
+        )
+        for _ in range(2):
+            hogs = [vm.connect(0) for _ in range(12)]
+            for hog in hogs:
+                hog.sock.setblocking(False)
+                with suppress(BlockingIOError):
+                    hog.sock.send(requests)  # as much as the socket takes: never read
+            other = vm.connect(1)
+            assert_answers(other)
+            for hog in hogs:
+                hog.sock.close()
+        grown = vm.peak_rss() - before
+        deadline = time.monotonic() + 20
+        while vm.rss() - before > (8 << 20) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert vm.rss() - before <= (8 << 20), (before, vm.rss(), grown)
