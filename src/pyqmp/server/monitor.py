@@ -11,10 +11,12 @@ its queue is full) — nothing the client sends, not even one read of small requ
 with large replies, can make the server buffer more than about the mark.  A read goes
 to the engine ``FEED_CHUNK`` bytes at a time, as it runs out of requests (the rest stay
 bytes, not parsed requests), and a monitor whose client left replies past the mark trims
-the C heap when it goes (:mod:`.heap`), so that their memory goes back to the system.  Events are
-different, since the client does not ask for them: they go through the engine, which
-alone decides whether the client may be sent one now, and past ``EVENT_BACKLOG_LIMIT``
-bytes unread a monitor's events are dropped, and counted (``dropped_events``).
+the C heap when it goes (:mod:`.heap`), so that their memory goes back to the system.
+
+Events are different, since the client does not ask for them: they go through the
+engine, which alone decides whether the client may be sent one now, and past
+``EVENT_BACKLOG_LIMIT`` bytes unread a monitor's events are dropped, and counted
+(``dropped_events``).
 """
 
 from __future__ import annotations
