@@ -15,8 +15,8 @@ decided here but by :mod:`.rules`.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 from .. import model
 from ..errors import SourceInfo
@@ -26,6 +26,7 @@ from .rules import INPUT, OUTPUT, RECEIVERS, SENDERS, breaks
 from .scalars import accepted_change, json_kind
 
 _EMPTY = "q_empty"
+_Definition = model.Command | model.Event
 Key = tuple[object, ...]  # what a change is about: the same change reached twice is one
 Where = tuple[SourceInfo | None, SourceInfo | None]  # its source in OLD and in NEW
 
@@ -138,49 +139,46 @@ class _Walker:
     # -- definitions ------------------------------------------------------------------
 
     def walk(self) -> list[Change]:
-        old, new = self.old, self.new
-        for name, command in old.commands.items():
-            path = Path(None, f"command '{name}'")
-            other = new.commands.get(name)
+        self.definitions("command", self.old.commands, self.new.commands, INPUT, self.command)
+        self.definitions("event", self.old.events, self.new.events, OUTPUT, self.event)
+        return self.changes()
+
+    def definitions(
+        self,
+        kind: str,
+        old: Mapping[str, _Definition],
+        new: Mapping[str, _Definition],
+        direction: str,
+        compare: Callable[[Path, Any, Any], None],
+    ) -> None:
+        """Commands or events: each one removed, compared (and its types drained), added."""
+        for name, definition in old.items():
+            path = Path(None, f"{kind} '{name}'")
+            other = new.get(name)
             if other is None:
                 self.record(
-                    ("command", name), "command removed", path, INPUT, where=(command.info, None)
+                    (kind, name), f"{kind} removed", path, direction, where=(definition.info, None)
                 )
                 continue
-            self.command(path, command, other)
+            compare(path, definition, other)
             self.drain()
-        for name, command in new.commands.items():
-            if name not in old.commands:
-                path = Path(None, f"command '{name}'")
+        for name, definition in new.items():
+            if name not in old:
+                path = Path(None, f"{kind} '{name}'")
                 self.record(
-                    ("command", name), "command added", path, INPUT, where=(None, command.info)
+                    (kind, name), f"{kind} added", path, direction, where=(None, definition.info)
                 )
-        for name, event in old.events.items():
-            path = Path(None, f"event '{name}'")
-            other_event = new.events.get(name)
-            if other_event is None:
-                self.record(
-                    ("event", name), "event removed", path, OUTPUT, where=(event.info, None)
-                )
-                continue
-            self.marks(
-                ("event", name),
-                path,
-                OUTPUT,
-                None,
-                (event.ifcond, event.features, event.info),
-                (other_event.ifcond, other_event.features, other_event.info),
-            )
-            self.type(
-                event.arg_type or _EMPTY, other_event.arg_type or _EMPTY, path, OUTPUT, "member",
-                ("event", name), (event.info, other_event.info),
-            )  # fmt: skip
-            self.drain()
-        for name, event in new.events.items():
-            if name not in old.events:
-                path = Path(None, f"event '{name}'")
-                self.record(("event", name), "event added", path, OUTPUT, where=(None, event.info))
-        return self.changes()
+
+    def event(self, path: Path, old: model.Event, new: model.Event) -> None:
+        key = ("event", old.name)
+        self.marks(
+            key, path, OUTPUT, None, (old.ifcond, old.features, old.info),
+            (new.ifcond, new.features, new.info),
+        )  # fmt: skip
+        self.type(
+            old.arg_type or _EMPTY, new.arg_type or _EMPTY, path, OUTPUT, "member", key,
+            (old.info, new.info),
+        )  # fmt: skip
 
     def command(self, path: Path, old: model.Command, new: model.Command) -> None:
         key = ("command", old.name)
